@@ -1,0 +1,222 @@
+"""Control-plane handlers, one per operationId of ``admin/openapi.yaml``."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.responses import Response
+
+from .. import __version__
+from ..api.base import Call, json_response
+from ..fixtures import FixtureError, check_document
+from ..spec import load_spec
+from ..world import World
+from ..world.bithuman import Account
+from ..world.errors import DomainError
+
+__all__ = [
+    "advance_clock",
+    "clear_inbox",
+    "close_bithuman_room",
+    "create_bithuman_account",
+    "create_bithuman_agent",
+    "delete_bithuman_account",
+    "delete_bithuman_agent",
+    "freeze_clock",
+    "get_bithuman_account",
+    "get_bithuman_agent",
+    "get_clock",
+    "get_control_plane_spec",
+    "get_health",
+    "get_version",
+    "list_bithuman_accounts",
+    "list_inbox",
+    "list_tenants",
+    "load_fixture",
+    "open_bithuman_room",
+    "reset_world",
+    "resume_clock",
+    "update_bithuman_account",
+]
+
+
+def _account(world: World, account: Account) -> dict[str, Any]:
+    return {**account.to_dict(), "effective_dialect": world.bithuman.dialect_of(account)}
+
+
+def _clock(world: World) -> dict[str, Any]:
+    now = world.clock.now()
+    iso = datetime.fromtimestamp(now, UTC).isoformat().replace("+00:00", "Z")
+    return {"now": now, "iso": iso, "frozen": world.clock.frozen, "speed": world.clock.speed}
+
+
+def _no_content() -> Response:
+    return Response(status_code=204)
+
+
+def get_health(call: Call) -> Response:
+    started = getattr(call.request.app.state, "started", time.monotonic())
+    return json_response(
+        {
+            "status": "ok",
+            "version": __version__,
+            "uptime_seconds": round(time.monotonic() - started, 3),
+            "tenants": len(call.world.tenants()),
+            "events": len(call.world.inbox),
+        }
+    )
+
+
+def get_version(call: Call) -> Response:
+    contract = load_spec().document.get("info", {}).get("version", "")
+    return json_response({"version": __version__, "contract_version": contract})
+
+
+def get_control_plane_spec(call: Call) -> Response:
+    return json_response(load_spec("admin/openapi.yaml").document)
+
+
+def reset_world(call: Call) -> Response:
+    tenant = (call.body or {}).get("tenant")
+    call.world.reset(tenant)
+    return json_response({"reset": tenant or "all", "tenants": sorted(call.world.tenants())})
+
+
+def load_fixture(call: Call) -> Response:
+    try:
+        document = check_document(call.body, "<request body>")
+    except FixtureError as exc:
+        raise DomainError(
+            "invalid_fixture",
+            "; ".join(f"{place}: {message}" for place, message in exc.problems),
+            problems=[f"{place}: {message}" for place, message in exc.problems],
+        ) from None
+    world = call.world
+    with world.lock:
+        if call.query.get("replace"):
+            world.clear()
+        loaded = world.load(document)
+    return json_response({"loaded": loaded})
+
+
+def list_tenants(call: Call) -> Response:
+    return json_response([{"id": t, "vendor": v} for t, v in sorted(call.world.tenants().items())])
+
+
+# -- bitHuman arrangement ------------------------------------------------------------------------
+
+
+def list_bithuman_accounts(call: Call) -> Response:
+    world = call.world
+    with world.lock:
+        return json_response([_account(world, a) for a in world.bithuman.accounts.values()])
+
+
+def create_bithuman_account(call: Call) -> Response:
+    body = call.body or {}
+    account = call.world.bithuman.create_account(
+        body.get("id"),
+        secrets=body.get("secrets"),
+        dialect=body.get("dialect"),
+        rate_limit=body.get("rate_limit"),
+        agents=body.get("agents"),
+    )
+    return json_response(_account(call.world, account), 201)
+
+
+def get_bithuman_account(call: Call) -> Response:
+    return json_response(_account(call.world, call.world.bithuman.get_account(call.path["account_id"])))
+
+
+def update_bithuman_account(call: Call) -> Response:
+    body = call.body
+    account = call.world.bithuman.update_account(
+        call.path["account_id"],
+        secrets=body.get("secrets"),
+        dialect=body.get("dialect"),
+        rate_limit=body.get("rate_limit"),
+        fields=frozenset(body),
+    )
+    return json_response(_account(call.world, account))
+
+
+def delete_bithuman_account(call: Call) -> Response:
+    call.world.bithuman.delete_account(call.path["account_id"])
+    return _no_content()
+
+
+def create_bithuman_agent(call: Call) -> Response:
+    body = call.body or {}
+    agent = call.world.bithuman.create_agent(call.path["account_id"], body.get("code"), body.get("rooms", ()))
+    return json_response(agent.to_dict(), 201)
+
+
+def get_bithuman_agent(call: Call) -> Response:
+    return json_response(call.world.bithuman.get_agent(call.path["account_id"], call.path["agent_code"]).to_dict())
+
+
+def delete_bithuman_agent(call: Call) -> Response:
+    call.world.bithuman.delete_agent(call.path["account_id"], call.path["agent_code"])
+    return _no_content()
+
+
+def open_bithuman_room(call: Call) -> Response:
+    room_id = (call.body or {}).get("room_id")
+    room = call.world.bithuman.open_room(call.path["account_id"], call.path["agent_code"], room_id)
+    return json_response(room.to_dict(), 201)
+
+
+def close_bithuman_room(call: Call) -> Response:
+    path = call.path
+    room = call.world.bithuman.close_room(path["account_id"], path["agent_code"], path["room_id"])
+    return json_response(room.to_dict())
+
+
+# -- inbox and clock -----------------------------------------------------------------------------
+
+
+def list_inbox(call: Call) -> Response:
+    q = call.query
+    events = call.world.inbox.query(
+        tenant=q.get("tenant"),
+        vendor=q.get("vendor"),
+        agent=q.get("agent"),
+        room=q.get("room"),
+        kind=q.get("kind"),
+        since=q.get("since"),
+        limit=q.get("limit"),
+    )
+    return json_response(
+        {"count": len(events), "last_id": events[-1].id if events else None, "events": [e.to_dict() for e in events]}
+    )
+
+
+def clear_inbox(call: Call) -> Response:
+    return json_response({"dropped": call.world.inbox.clear(call.query.get("tenant"))})
+
+
+def get_clock(call: Call) -> Response:
+    return json_response(_clock(call.world))
+
+
+def freeze_clock(call: Call) -> Response:
+    at = (call.body or {}).get("at")
+    if isinstance(at, str):
+        try:
+            at = datetime.fromisoformat(at.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            raise DomainError("invalid_field", f"at: {at!r} is not an ISO-8601 date-time", field="at") from None
+    call.world.clock.freeze(at)
+    return json_response(_clock(call.world))
+
+
+def advance_clock(call: Call) -> Response:
+    call.world.clock.advance(call.body["seconds"])
+    return json_response(_clock(call.world))
+
+
+def resume_clock(call: Call) -> Response:
+    call.world.clock.resume((call.body or {}).get("speed", 1.0))
+    return json_response(_clock(call.world))

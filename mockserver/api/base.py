@@ -1,0 +1,60 @@
+"""What every vendor's HTTP layer shares: the per-request ``Call``, JSON responses, ``Family``.
+
+A *family* is one error envelope and one way of authenticating: bitHuman, Agora agents, Agora
+telephony (and phone numbers), and the control plane. The router asks the operation's family to
+authenticate the call and to render any ``DomainError`` — the one place each envelope is built.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from starlette.responses import Response
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+
+    from ..spec import Operation
+    from ..world import World
+    from ..world.errors import DomainError
+
+__all__ = ["Call", "Family", "json_response"]
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None,
+                  media_type: str = "application/json") -> Response:
+    """A JSON response serialised with orjson."""
+    return Response(orjson.dumps(body), status_code=status, headers=headers, media_type=media_type)
+
+
+@dataclass(slots=True)
+class Call:
+    """One request on its way through the pipeline: what the handler gets."""
+
+    operation: Operation
+    world: World
+    request: Request
+    path: dict[str, str]
+    query: dict[str, Any] = field(default_factory=dict)
+    body: Any = None
+    principal: Any = None  # what the family authenticated (an account, a customer, ...)
+    headers: dict[str, str] = field(default_factory=dict)  # added to the response, error or not
+
+
+class Family:
+    """One vendor's envelope. Subclasses override what differs."""
+
+    name = "family"
+
+    def authenticate(self, call: Call) -> None:
+        """Check credentials; set ``call.principal``. Raise ``DomainError`` to refuse."""
+
+    def render(self, error: DomainError, call: Call | None) -> Response:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def finish(self, call: Call, response: Response) -> Response:
+        if call.headers:
+            response.headers.update(call.headers)
+        return response

@@ -1,0 +1,100 @@
+"""``create_app``: the ASGI application serving both vendors and the control plane.
+
+Routes come from the two specs (the vendors' ``openapi.yaml`` and the control plane's
+``admin/openapi.yaml``); each operationId is served by the function of the same name in
+``api/`` or ``admin/handlers.py``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+
+from .accesslog import AccessLog
+from .admin import ProblemFamily
+from .admin import handlers as admin_handlers
+from .api import agora, bithuman, telephony
+from .api.base import Call, Family
+from .fixtures import load_fixture_file
+from .routing import DEFAULT_BODY_LIMIT, NotFound, bind, build_routes
+from .spec import load_spec
+from .world import World
+
+__all__ = ["VENDOR_PREFIXES", "create_app", "default_handlers"]
+
+AGORA_PREFIX = "/api/conversational-ai-agent"
+VENDOR_PREFIXES = {"bithuman": "/v1/", "agora": AGORA_PREFIX + "/", "control plane": "/_mock"}
+
+
+def default_handlers() -> dict[str, Callable[[Call], Any]]:
+    """operationId -> handler, from every module that serves operations."""
+    table: dict[str, Callable[[Call], Any]] = {}
+    for module in (bithuman, agora, telephony, admin_handlers):
+        for name in module.__all__:
+            value = getattr(module, name)
+            if callable(value) and not isinstance(value, type):
+                table[name] = value
+    return table
+
+
+def create_app(
+    world: World | None = None,
+    *,
+    fixtures: Iterable[str | Path] = (),
+    seed: int | None = None,
+    bithuman_dialect: str = "current",
+    body_limit: int = DEFAULT_BODY_LIMIT,
+    handlers: Mapping[str, Callable[[Call], Any]] | None = None,
+    access_log: bool = False,
+) -> Starlette:
+    """Build the mock.
+
+    Args:
+        world: an existing world to serve (a new one is made otherwise).
+        fixtures: fixture files applied at start-up; ``reset`` returns to them.
+        seed: seed for generated ids (new world only).
+        bithuman_dialect: ``current`` or ``legacy`` (new world only).
+        body_limit: the largest request body accepted, in bytes.
+        handlers: replaces the operationId -> handler table (tests use it).
+        access_log: wrap the app in the one-line-per-request logger.
+
+    Raises:
+        MissingHandlerError: an operation of a spec has no handler.
+        FixtureError: a fixture file is invalid.
+    """
+    world = world or World(seed=seed, bithuman_dialect=bithuman_dialect)
+    for path in fixtures:
+        world.load(load_fixture_file(path), boot=True)
+    vendor_spec, admin_spec = load_spec(), load_spec("admin/openapi.yaml")
+    families: dict[str, Family] = {
+        "bitHuman Agent Context": bithuman.BitHumanFamily(world),
+        "Agora Agents": agora.AgoraFamily(world),
+        "Agora Telephony": telephony.TelephonyFamily(world),
+        "Agora Phone Numbers": telephony.TelephonyFamily(world),
+        "Control plane": ProblemFamily(),
+    }
+    table = handlers if handlers is not None else default_handlers()
+    bound = bind(vendor_spec, table, families) + bind(admin_spec, table, families)
+    routes = build_routes(bound, world, body_limit)
+    known = [(b.operation.method, b.operation.path) for b in bound]
+    not_found = NotFound(
+        [
+            ("/v1/", families["bitHuman Agent Context"]),
+            (AGORA_PREFIX + "/v2/phone-numbers", families["Agora Phone Numbers"]),
+            (AGORA_PREFIX + "/", families["Agora Agents"]),
+        ],
+        families["Control plane"],
+        known,
+    )
+    app = Starlette(routes=routes)
+    app.router.default = not_found
+    app.router.redirect_slashes = False
+    app.state.world = world
+    app.state.started = time.monotonic()
+    if access_log:
+        app.add_middleware(AccessLog)
+    return app

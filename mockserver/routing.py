@@ -1,0 +1,195 @@
+"""Routing is data: one Starlette route per path of a spec, bound by operationId.
+
+Every operation in the document is served by the handler of the same name (a missing one fails
+start-up). Each request goes through one pipeline: method -> authenticate -> body size -> parse ->
+validate (path, query, body) -> handler -> response, and any refusal on the way is a
+``DomainError`` that the operation's family renders in its vendor's envelope. Nothing escapes as a
+framework error page: an unexpected exception is logged and rendered as the vendor's 500.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import yaml
+from starlette.requests import Request
+from starlette.routing import BaseRoute, Route
+from starlette.types import Receive, Scope, Send
+
+from .api.base import Call, Family
+from .spec import Operation, Spec, check_body, check_params
+from .world import World
+from .world.errors import DomainError
+
+__all__ = ["DEFAULT_BODY_LIMIT", "MissingHandlerError", "build_routes", "NotFound"]
+
+logger = logging.getLogger("mockserver")
+
+DEFAULT_BODY_LIMIT = 1024 * 1024  # our choice: the vendors document none
+_YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml")
+
+
+class MissingHandlerError(RuntimeError):
+    """The spec has operations no handler serves."""
+
+
+@dataclass(frozen=True, slots=True)
+class Bound:
+    operation: Operation
+    handler: Callable[[Call], Any]
+    is_async: bool
+    family: Family
+
+
+def bind(spec: Spec, handlers: Mapping[str, Callable[[Call], Any]], families: Mapping[str, Family]) -> list[Bound]:
+    """Pair each operation with its handler (same name) and its family (by tag)."""
+    missing = sorted(op for op in spec.operations if op not in handlers)
+    if missing:
+        raise MissingHandlerError(f"no handler for operation(s): {', '.join(missing)}")
+    unknown_tags = sorted({op.tag for op in spec.operations.values()} - set(families))
+    if unknown_tags:
+        raise MissingHandlerError(f"no error family for tag(s): {', '.join(unknown_tags)}")
+    return [
+        Bound(op, handlers[op_id], inspect.iscoroutinefunction(handlers[op_id]), families[op.tag])
+        for op_id, op in spec.operations.items()
+    ]
+
+
+def build_routes(bound: list[Bound], world: World, body_limit: int = DEFAULT_BODY_LIMIT) -> list[BaseRoute]:
+    table: dict[str, dict[str, Bound]] = {}
+    for b in bound:
+        table.setdefault(b.operation.path, {})[b.operation.method] = b
+    # A literal segment must win over a parameter in the same place (``/call`` vs ``/calls/{id}``
+    # is no problem, but keep the order stable and literal-first all the same).
+    paths = sorted(table, key=lambda p: (p.count("{"), -len(p)))
+    return [Route(path, PathEndpoint(table[path], world, body_limit), methods=None) for path in paths]
+
+
+class PathEndpoint:
+    """The ASGI app of one path: picks the operation by method and runs the pipeline."""
+
+    def __init__(self, by_method: dict[str, Bound], world: World, body_limit: int) -> None:
+        self.by_method = by_method
+        self.world = world
+        self.body_limit = body_limit
+        self.allow = ", ".join(sorted(by_method))
+        self.any_family = next(iter(by_method.values())).family
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        bound = self.by_method.get(request.method)
+        if bound is None:
+            error = DomainError(
+                "method_not_allowed",
+                f"Method {request.method} is not allowed on {request.url.path}; allowed: {self.allow}",
+                allow=self.allow,
+            )
+            response = self.any_family.render(error, None)
+            response.headers["Allow"] = self.allow
+            await response(scope, receive, send)
+            return
+        call = Call(bound.operation, self.world, request, scope.get("path_params", {}))
+        family = bound.family
+        try:
+            family.authenticate(call)
+            op = bound.operation
+            raw = await read_body(request, self.body_limit)
+            call.query = check_params(op, call.path, request.query_params) if op.parameters else {}
+            if op.body is not None:
+                call.body = parse_body(op, request.headers.get("content-type"), raw)
+                check_body(op.body, call.body)
+            result = await bound.handler(call) if bound.is_async else bound.handler(call)
+            response = family.finish(call, result)
+        except DomainError as error:
+            response = family.finish(call, family.render(error, call))
+        except Exception:  # the mock has a bug: say so in the vendor's envelope, never a bare page
+            logger.exception("unhandled error in %s", bound.operation.operation_id)
+            error = DomainError("internal", "Internal error in the mock server (see its log)")
+            response = family.render(error, call)
+        await response(scope, receive, send)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The raw body, refusing more than ``limit`` bytes before reading them where possible."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit():
+        if int(declared) > limit:
+            raise DomainError("payload_too_large", f"Request body is larger than {limit} bytes", limit=limit)
+        return await request.body()
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise DomainError("payload_too_large", f"Request body is larger than {limit} bytes", limit=limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def parse_body(op: Operation, content_type: str | None, raw: bytes) -> Any:
+    """Parse the body as the operation's media type; an empty body is an empty object."""
+    assert op.body is not None
+    if not raw.strip():
+        # The Agora SDK sends interrupt/hangup with a JSON content type and no body at all.
+        return {}
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    if media in _YAML_TYPES and any(m in _YAML_TYPES for m in op.body.media_types):
+        try:
+            return yaml.safe_load(raw)
+        except yaml.YAMLError as exc:
+            raise DomainError("malformed_json", f"Request body is not valid YAML: {exc}") from None
+    if media and media != "application/json" and not media.endswith("+json"):
+        raise DomainError(
+            "unsupported_media_type",
+            f"Content-Type {media!r} is not supported; send the body as JSON with Content-Type: application/json",
+            content_type=media,
+        )
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise DomainError("malformed_json", f"Request body is not valid JSON: {exc}") from None
+
+
+class NotFound:
+    """The app for paths no route matches: the envelope of the vendor whose prefix it is under."""
+
+    def __init__(self, prefixes: list[tuple[str, Family]], fallback: Family, known: list[tuple[str, str]]) -> None:
+        self.prefixes = sorted(prefixes, key=lambda pair: -len(pair[0]))
+        self.fallback = fallback
+        self.known = known  # (method, path template), for the "did you mean" hint
+
+    def family_for(self, path: str) -> Family:
+        return next((family for prefix, family in self.prefixes if path.startswith(prefix)), self.fallback)
+
+    def hint(self, method: str, path: str) -> str:
+        # Compare with each template filled in with the request's own segments, so that
+        # "/v1/agent/A1/speek" is close to "/v1/agent/{agent_code}/speak".
+        segments = path.strip("/").split("/")
+        best, best_ratio = None, 0.6
+        for known_method, template in self.known:
+            parts = template.strip("/").split("/")
+            if len(parts) == len(segments):
+                parts = [s if p.startswith("{") else p for p, s in zip(parts, segments, strict=True)]
+            ratio = difflib.SequenceMatcher(None, "/" + "/".join(parts), path).ratio()
+            ratio += 0.01 if known_method == method else 0.0
+            if ratio > best_ratio:
+                best, best_ratio = template, ratio
+        if best is None:
+            return ""
+        methods = sorted({m for m, p in self.known if p == best})
+        return f"; closest route: {'|'.join(methods)} {best}"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        method = scope.get("method", "GET")
+        error = DomainError(
+            "route_not_found", f"No route for {method} {path}{self.hint(method, path)}", path=path
+        )
+        response = self.family_for(path).render(error, None)
+        await response(scope, receive, send)

@@ -1,0 +1,271 @@
+"""The contract, loaded once: operations indexed by operationId, request validators compiled.
+
+``openapi.yaml`` ships inside the package (read through ``importlib.resources``). Each
+operation's path, query and body schemas are compiled once into JSON Schema 2020-12 validators
+(jsonschema-rs); a request is then checked with one fast ``is_valid`` call, and only a failing
+request pays for building a readable error.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import jsonschema_rs
+import yaml
+
+from .world.errors import DomainError
+
+__all__ = ["Body", "Operation", "Parameter", "Spec", "load_document", "load_spec"]
+
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+_SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@dataclass(frozen=True, slots=True)
+class Parameter:
+    name: str
+    location: str  # "path" | "query" | "header"
+    required: bool
+    type: str  # JSON type used to coerce the text of a path or query value
+
+
+@dataclass(frozen=True, slots=True)
+class Body:
+    required: bool
+    media_types: tuple[str, ...]
+    validator: Any
+    root: dict[str, Any]  # the compiled schema, to find ``x-error-message`` of a failing node
+    max_bytes: tuple[tuple[str, int], ...]  # top-level string fields limited in UTF-8 bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    operation_id: str
+    method: str  # upper case
+    path: str  # the OpenAPI template, e.g. /v1/agent/{agent_code}/speak
+    tag: str
+    security: tuple[str, ...]
+    parameters: tuple[Parameter, ...]
+    params_validator: Any  # validates {"path": {...}, "query": {...}} or None when unconstrained
+    body: Body | None
+    responses: dict[str, Any]
+
+
+class Spec:
+    """An OpenAPI document with its operations ready to serve."""
+
+    def __init__(self, document: dict[str, Any]) -> None:
+        self.document = document
+        components = document.get("components", {})
+        operations: dict[str, Operation] = {}
+        for path, item in (document.get("paths") or {}).items():
+            shared = item.get("parameters", [])
+            for method in HTTP_METHODS:
+                raw = item.get(method)
+                if raw is None:
+                    continue
+                op = _operation(path, method, raw, shared, components, document.get("security"))
+                if op.operation_id in operations:
+                    raise ValueError(f"operationId {op.operation_id!r} is used twice")
+                operations[op.operation_id] = op
+        self.operations = operations
+
+    def by_path(self) -> dict[str, dict[str, Operation]]:
+        """Path template -> method -> operation, in document order."""
+        table: dict[str, dict[str, Operation]] = {}
+        for op in self.operations.values():
+            table.setdefault(op.path, {})[op.method] = op
+        return table
+
+
+def _compile(schema: dict[str, Any], components: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    root = {**schema, "components": components}
+    return jsonschema_rs.validator_for(root), root
+
+
+def _resolve(schema: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[-1]
+        schema = components["schemas"][name]
+    return schema
+
+
+def _operation(
+    path: str,
+    method: str,
+    raw: dict[str, Any],
+    shared: list[dict[str, Any]],
+    components: dict[str, Any],
+    default_security: list[dict[str, Any]] | None,
+) -> Operation:
+    op_id = raw.get("operationId")
+    if not op_id or not _SNAKE.match(op_id):
+        raise ValueError(f"{method.upper()} {path}: operationId must be snake_case, got {op_id!r}")
+    params: list[Parameter] = []
+    groups: dict[str, dict[str, Any]] = {"path": {}, "query": {}}
+    required: dict[str, list[str]] = {"path": [], "query": []}
+    for p in [*shared, *raw.get("parameters", [])]:
+        if "$ref" in p:
+            p = components["parameters"][p["$ref"].rsplit("/", 1)[-1]]
+        schema = p.get("schema", {"type": "string"})
+        kind = _resolve(schema, components).get("type", "string")
+        kind = next((t for t in kind if t != "null"), "string") if isinstance(kind, list) else kind
+        params.append(Parameter(p["name"], p["in"], bool(p.get("required")), kind))
+        if p["in"] in groups:
+            groups[p["in"]][p["name"]] = schema
+            if p.get("required"):
+                required[p["in"]].append(p["name"])
+    constrained = any(
+        set(_resolve(s, components)) - {"type", "description", "example", "examples"}
+        for group in groups.values()
+        for s in group.values()
+    ) or any(kind != "string" for kind in (p.type for p in params))
+    params_validator = None
+    if constrained:
+        params_validator, _ = _compile(
+            {
+                "type": "object",
+                "properties": {
+                    where: {"type": "object", "properties": props, "required": required[where]}
+                    for where, props in groups.items()
+                },
+            },
+            components,
+        )
+    body = None
+    request_body = raw.get("requestBody")
+    if request_body:
+        content = request_body.get("content", {})
+        media = tuple(content)
+        schema = next((c.get("schema") for c in content.values() if c.get("schema")), {})
+        validator, root = _compile(schema, components)
+        resolved = _resolve(schema, components)
+        max_bytes = tuple(
+            (name, prop["x-max-utf8-bytes"])
+            for name, prop in (resolved.get("properties") or {}).items()
+            if isinstance(prop, dict) and "x-max-utf8-bytes" in prop
+        )
+        body = Body(bool(request_body.get("required")), media, validator, root, max_bytes)
+    security = raw.get("security", default_security) or []
+    tags = raw.get("tags") or [""]
+    return Operation(
+        operation_id=op_id,
+        method=method.upper(),
+        path=path,
+        tag=tags[0],
+        security=tuple(name for requirement in security for name in requirement),
+        parameters=tuple(params),
+        params_validator=params_validator,
+        body=body,
+        responses=raw.get("responses", {}),
+    )
+
+
+def load_document(name: str = "openapi.yaml", package: str = "mockserver") -> dict[str, Any]:
+    """Read a YAML document shipped in ``package``."""
+    text = resources.files(package).joinpath(name).read_text(encoding="utf-8")
+    document: dict[str, Any] = yaml.load(text, Loader=_LOADER)
+    return document
+
+
+@functools.cache
+def load_spec(name: str = "openapi.yaml", package: str = "mockserver") -> Spec:
+    """The shipped contract (or another shipped document), parsed and compiled once per process."""
+    return Spec(load_document(name, package))
+
+
+# -- request checks --------------------------------------------------------------------------
+
+
+def _dotted(path: list[str | int]) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _error_message(root: dict[str, Any], schema_path: list[str | int]) -> str | None:
+    # A schema node may carry the vendor's own wording for its failure (``x-error-message``).
+    node: Any = root
+    for key in schema_path[:-1]:
+        if isinstance(node, dict):
+            node = node.get(key)
+        elif isinstance(node, list) and isinstance(key, int) and key < len(node):
+            node = node[key]
+        else:
+            return None
+    return node.get("x-error-message") if isinstance(node, dict) else None
+
+
+def schema_error(validator: Any, root: dict[str, Any], instance: Any, prefix: list[str | int]) -> DomainError:
+    """The most useful failure of ``instance`` as a ``missing_field`` or ``invalid_field`` error."""
+    errors = list(validator.iter_errors(instance))
+    # Missing fields first (vendors report them first), then the shallowest problem.
+    errors.sort(key=lambda e: (not isinstance(e.kind, jsonschema_rs.ValidationErrorKind.Required), len(e.instance_path)))
+    error = errors[0]
+    where = list(error.instance_path)
+    if isinstance(error.kind, jsonschema_rs.ValidationErrorKind.Required):
+        field = _dotted([*prefix, *where, error.kind.property])
+        return DomainError("missing_field", f"Missing required field: {field}", field=field)
+    field = _dotted([*prefix, *where]) or "body"
+    custom = _error_message(root, list(error.schema_path))
+    message = custom or f"Invalid value for {field}: {error.message}"
+    return DomainError("invalid_field", message, field=field, problem=error.message)
+
+
+def coerce(param: Parameter, text: str) -> Any:
+    """Turn the text of a path or query value into the JSON type its schema declares."""
+    try:
+        if param.type == "integer":
+            return int(text)
+        if param.type == "number":
+            return float(text)
+    except ValueError:
+        raise DomainError(
+            "invalid_field",
+            f"Invalid value for {param.name}: {text!r} is not a valid {param.type}",
+            field=param.name,
+        ) from None
+    if param.type == "boolean":
+        if text in ("true", "false"):
+            return text == "true"
+        raise DomainError(
+            "invalid_field", f"Invalid value for {param.name}: {text!r} is not true or false", field=param.name
+        )
+    return text
+
+
+def check_params(op: Operation, path: dict[str, str], query_items: Any) -> dict[str, Any]:
+    """Coerce and validate the query parameters the operation declares; returns them typed."""
+    query: dict[str, Any] = {}
+    for param in op.parameters:
+        if param.location == "query":
+            text = query_items.get(param.name)
+            if text is not None:
+                query[param.name] = coerce(param, text)
+    if op.params_validator is not None:
+        instance = {"path": path, "query": query}
+        if not op.params_validator.is_valid(instance):
+            err = schema_error(op.params_validator, {}, instance, [])
+            # Drop the "path." / "query." prefix the wrapper adds.
+            field = str(err.details.get("field", "")).partition(".")[2] or err.details.get("field")
+            message = err.message.replace(str(err.details.get("field")), str(field), 1)
+            raise DomainError(err.code, message, field=field)
+    return query
+
+
+def check_body(body: Body, value: Any) -> None:
+    """Validate a parsed body against the operation's schema; raise the first useful failure."""
+    if not body.validator.is_valid(value):
+        raise schema_error(body.validator, body.root, value, [])
+    for name, limit in body.max_bytes:
+        text = value.get(name) if isinstance(value, dict) else None
+        if isinstance(text, str) and len(text.encode("utf-8", "surrogatepass")) > limit:
+            raise DomainError(
+                "invalid_field", f"Invalid value for {name}: longer than {limit} UTF-8 bytes", field=name
+            )

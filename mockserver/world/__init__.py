@@ -1,0 +1,132 @@
+"""The simulated world: tenants, agents, rooms, the inbox, the clock and the ids.
+
+Pure Python: nothing here imports a web framework (a test enforces it), so the same world serves
+HTTP handlers, the control plane, fixtures and direct use from tests. All state sits under one
+re-entrant lock; the clock and the inbox are thread-safe on their own.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+from typing import Any
+
+from .bithuman import DIALECTS, BitHumanWorld
+from .clock import Clock
+from .errors import DomainError
+from .ids import Ids
+from .inbox import DEFAULT_INBOX_LIMIT, Event, Inbox
+
+__all__ = ["DIALECTS", "Clock", "DomainError", "Event", "Ids", "Inbox", "World"]
+
+
+class World:
+    """Everything the mock knows.
+
+    Args:
+        seed: seed for generated ids (``None``: not reproducible).
+        bithuman_dialect: the default bitHuman dialect, ``current`` or ``legacy``.
+        inbox_limit: events kept per tenant.
+        clock: a clock to share (a new real-time clock by default).
+    """
+
+    def __init__(
+        self,
+        *,
+        seed: int | None = None,
+        bithuman_dialect: str = "current",
+        inbox_limit: int = DEFAULT_INBOX_LIMIT,
+        clock: Clock | None = None,
+    ) -> None:
+        self.lock = threading.RLock()
+        self.clock = clock or Clock()
+        self.seed = seed
+        self.ids = Ids(seed)
+        self.inbox = Inbox(inbox_limit)
+        self.bithuman = BitHumanWorld(self, bithuman_dialect)
+        # Fixture documents applied at start-up; ``reset`` goes back to them.
+        self._boot: list[dict[str, Any]] = []
+
+    # -- fixtures ------------------------------------------------------------------------------
+
+    def load(self, document: dict[str, Any], *, boot: bool = False) -> list[str]:
+        """Apply a fixture document that was already validated (see ``mockserver.fixtures``).
+
+        Tenants the document names are replaced whole. With ``boot``, ``reset`` restores the
+        document. Returns the tenant ids it defined.
+        """
+        with self.lock:
+            tenants = self._apply(document)
+            if boot:
+                self._boot.append(document)
+            return tenants
+
+    def _apply(self, document: dict[str, Any], only_tenant: str | None = None) -> list[str]:
+        tenants: list[str] = []
+        if only_tenant is None:
+            if "seed" in document:
+                self.seed = document["seed"]
+                self.ids.reseed(self.seed)
+            clock = document.get("clock") or {}
+            if "freeze_at" in clock:
+                self.clock.freeze(_timestamp(clock["freeze_at"]))
+        for spec in (document.get("bithuman") or {}).get("accounts", ()):
+            if only_tenant is not None and spec["id"] != only_tenant:
+                continue
+            self.bithuman.create_account(
+                spec["id"],
+                secrets=spec["secrets"],
+                dialect=spec.get("dialect"),
+                rate_limit=spec.get("rate_limit"),
+                agents=spec.get("agents", ()),
+                replace=True,
+            )
+            tenants.append(spec["id"])
+        return tenants
+
+    # -- reset ---------------------------------------------------------------------------------
+
+    def reset(self, tenant: str | None = None) -> None:
+        """Go back to the start-up state: all of it, or one tenant's part.
+
+        A full reset also drops every event, returns the clock to real time and reseeds the
+        ids; a tenant reset drops that tenant's state and events and re-applies its start-up
+        definition, if it had one.
+        """
+        with self.lock:
+            if tenant is None:
+                self.clear()
+                self.clock.reset()
+                self.ids.reseed(self.seed)
+                for document in self._boot:
+                    self._apply(document)
+                return
+            booted = {
+                spec["id"]
+                for document in self._boot
+                for spec in (document.get("bithuman") or {}).get("accounts", ())
+            }
+            if tenant not in self.tenants() and tenant not in booted:
+                raise DomainError("not_found", f"no tenant {tenant!r}", tenant=tenant)
+            if tenant in self.bithuman.accounts:
+                self.bithuman.delete_account(tenant)
+            self.inbox.clear(tenant)
+            for document in self._boot:
+                self._apply(document, only_tenant=tenant)
+
+    def clear(self) -> None:
+        """Drop every tenant and event (the clock and ids are left as they are)."""
+        with self.lock:
+            self.bithuman.clear()
+            self.inbox.clear()
+
+    def tenants(self) -> dict[str, str]:
+        """Tenant id -> vendor, for every tenant that exists now."""
+        with self.lock:
+            return {account_id: "bithuman" for account_id in self.bithuman.accounts}
+
+
+def _timestamp(value: Any) -> float:
+    if isinstance(value, int | float):
+        return float(value)
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()

@@ -1,0 +1,43 @@
+"""Seedable identifiers: the same seed gives the same ids, run after run."""
+
+from __future__ import annotations
+
+import random
+import string
+
+__all__ = ["Ids"]
+
+_UPPER_ALNUM = string.ascii_uppercase + string.digits
+_URLSAFE = string.ascii_letters + string.digits
+
+
+class Ids:
+    """Makes ids from a seedable RNG.
+
+    Args:
+        seed: a fixed seed makes every generated id reproducible; ``None`` draws from the OS.
+    """
+
+    def __init__(self, seed: int | None = None) -> None:
+        self.seed = seed
+        self._rng = random.Random(seed)
+
+    def reseed(self, seed: int | None = None) -> None:
+        self.seed = seed
+        self._rng = random.Random(seed)
+
+    def token(self, alphabet: str, length: int) -> str:
+        return "".join(self._rng.choices(alphabet, k=length))
+
+    def agent_code(self) -> str:
+        """A bitHuman-looking agent code: ``A`` and eight upper-case letters or digits."""
+        return "A" + self.token(_UPPER_ALNUM, 8)
+
+    def account_id(self) -> str:
+        return "acct_" + self.token(string.hexdigits[:16], 12)
+
+    def secret(self) -> str:
+        return "sk_mock_" + self.token(_URLSAFE, 32)
+
+    def room_id(self) -> str:
+        return "room_" + self.token(string.ascii_lowercase + string.digits, 10)

@@ -1,0 +1,75 @@
+"""The command line: serve (banner, one line per request, clean Ctrl-C) and validate."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx2 as httpx
+from click.testing import CliRunner
+
+from mockserver.cli import main
+
+from .conftest import DEFAULT_FIXTURE
+
+
+def test_validate_ok_and_failing(tmp_path: Path) -> None:
+    runner = CliRunner()
+    ok = runner.invoke(main, ["validate", str(DEFAULT_FIXTURE)])
+    assert ok.exit_code == 0 and "ok (2 bitHuman accounts)" in ok.output
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("bithuman:\n  accounts:\n    - id: a\n")
+    failed = runner.invoke(main, ["validate", str(bad)])
+    assert failed.exit_code == 1
+    assert f"{bad}:3: bithuman.accounts[0]" in failed.output
+
+
+def test_serve_refuses_a_bad_fixture(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("nope: 1\n")
+    result = CliRunner().invoke(main, ["serve", "--port", "0", "--fixtures", str(bad)])
+    assert result.exit_code == 1 and "nope" in result.output
+
+
+def test_serve_prints_credentials_logs_requests_and_stops_on_ctrl_c() -> None:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mockserver", "serve", "--port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        banner = []
+        for line in proc.stdout:
+            banner.append(line)
+            if line.startswith("Try:"):
+                break
+        text = "".join(banner)
+        url = text.split("serving on ", 1)[1].split()[0]
+        assert url.startswith("http://127.0.0.1:")
+        assert "your_secret" in text and "A12345678" in text
+        r = httpx.post(f"{url}/v1/agent/A12345678/speak", json={"message": "hi", "room_id": "room_1"},
+                       headers={"api-secret": "your_secret"})
+        assert r.status_code == 200
+        # Read until the access-log line of that request shows up.
+        for line in proc.stdout:
+            banner.append(line)
+            if "POST /v1/agent/A12345678/speak 200" in line:
+                break
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0
+    output = "".join(banner[-1:]) + rest
+    assert "your_secret" not in output  # the request line holds no secret
+    assert "Traceback" not in rest
+
+
+def test_python_dash_m_help() -> None:
+    out = subprocess.run([sys.executable, "-m", "mockserver", "--help"], capture_output=True, text=True, check=True)
+    assert "serve" in out.stdout and "validate" in out.stdout

@@ -1,0 +1,446 @@
+"""Static checks of openapi.yaml (no network, no server)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import jsonschema_rs
+import pytest
+import yaml
+from openapi_spec_validator import validate
+
+SPEC_PATH = Path(__file__).parents[1] / "openapi.yaml"
+
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+AG = "/api/conversational-ai-agent/v2"
+EXPECTED_OPERATIONS: dict[str, tuple[str, str, str]] = {
+    # operationId: (METHOD, path, tag)
+    "bithuman_speak": ("POST", "/v1/agent/{agent_code}/speak", "bitHuman Agent Context"),
+    "bithuman_add_context": ("POST", "/v1/agent/{agent_code}/add-context", "bitHuman Agent Context"),
+    "start_agent": ("POST", f"{AG}/projects/{{appid}}/join", "Agora Agents"),
+    "list_agents": ("GET", f"{AG}/projects/{{appid}}/agents", "Agora Agents"),
+    "get_agent": ("GET", f"{AG}/projects/{{appid}}/agents/{{agent_id}}", "Agora Agents"),
+    "get_agent_history": ("GET", f"{AG}/projects/{{appid}}/agents/{{agent_id}}/history", "Agora Agents"),
+    "get_agent_turns": ("GET", f"{AG}/projects/{{appid}}/agents/{{agent_id}}/turns", "Agora Agents"),
+    "stop_agent": ("POST", f"{AG}/projects/{{appid}}/agents/{{agent_id}}/leave", "Agora Agents"),
+    "update_agent": ("POST", f"{AG}/projects/{{appid}}/agents/{{agent_id}}/update", "Agora Agents"),
+    "speak_agent": ("POST", f"{AG}/projects/{{appid}}/agents/{{agent_id}}/speak", "Agora Agents"),
+    "interrupt_agent": ("POST", f"{AG}/projects/{{appid}}/agents/{{agent_id}}/interrupt", "Agora Agents"),
+    "think_agent": ("POST", f"{AG}/projects/{{appid}}/agents/{{agent_id}}/think", "Agora Agents"),
+    "list_calls": ("GET", f"{AG}/projects/{{appid}}/call", "Agora Telephony"),
+    "start_call": ("POST", f"{AG}/projects/{{appid}}/call", "Agora Telephony"),
+    "get_call": ("GET", f"{AG}/projects/{{appid}}/calls/{{agent_id}}", "Agora Telephony"),
+    "hangup_call": ("POST", f"{AG}/projects/{{appid}}/calls/{{agent_id}}/hangup", "Agora Telephony"),
+    "list_phone_numbers": ("GET", f"{AG}/phone-numbers", "Agora Phone Numbers"),
+    "add_phone_number": ("POST", f"{AG}/phone-numbers", "Agora Phone Numbers"),
+    "get_phone_number": ("GET", f"{AG}/phone-numbers/{{phone_number}}", "Agora Phone Numbers"),
+    "update_phone_number": ("PATCH", f"{AG}/phone-numbers/{{phone_number}}", "Agora Phone Numbers"),
+    "delete_phone_number": ("DELETE", f"{AG}/phone-numbers/{{phone_number}}", "Agora Phone Numbers"),
+}
+
+TAGS = {"bitHuman Agent Context", "Agora Agents", "Agora Telephony", "Agora Phone Numbers"}
+
+ERROR_SCHEMA_BY_TAG = {
+    "bitHuman Agent Context": "#/components/schemas/BitHumanError",
+    "Agora Agents": "#/components/schemas/AgoraError",
+    "Agora Telephony": "#/components/schemas/TelephonyError",
+    "Agora Phone Numbers": "#/components/schemas/TelephonyError",
+}
+
+SECURITY_BY_TAG = {
+    "bitHuman Agent Context": [{"apiSecret": []}],
+    "Agora Agents": [{"basicAuth": []}, {"agoraToken": []}],
+    "Agora Telephony": [{"basicAuth": []}, {"agoraToken": []}],
+    "Agora Phone Numbers": [{"basicAuth": []}, {"agoraToken": []}],
+}
+
+
+def _load() -> dict[str, Any]:
+    with SPEC_PATH.open(encoding="utf-8") as f:
+        return yaml.safe_load(f)
+
+
+DOC = _load()
+
+
+def _operations(doc: dict[str, Any]) -> dict[str, tuple[str, str, dict[str, Any]]]:
+    """operationId -> (METHOD, path, operation object)."""
+    ops: dict[str, tuple[str, str, dict[str, Any]]] = {}
+    for path, item in doc["paths"].items():
+        for method in HTTP_METHODS:
+            if method in item:
+                operation = item[method]
+                ops[operation.get("operationId", f"{method} {path}")] = (method.upper(), path, operation)
+    return ops
+
+
+OPERATIONS = _operations(DOC)
+
+
+def _validator(schema: dict[str, Any]) -> Any:
+    return jsonschema_rs.validator_for({**schema, "components": DOC["components"]}, validate_formats=True)
+
+
+def _schema(name: str) -> Any:
+    return _validator({"$ref": f"#/components/schemas/{name}"})
+
+
+def _examples(media: dict[str, Any]) -> list[tuple[str, Any]]:
+    found = []
+    if "example" in media:
+        found.append(("example", media["example"]))
+    for key, example in (media.get("examples") or {}).items():
+        assert "value" in example, f"examples[{key}] has no inline value"
+        found.append((f"examples[{key}]", example["value"]))
+    return found
+
+
+def _check_examples(where: str, schema: dict[str, Any], container: dict[str, Any]) -> int:
+    validator = _validator(schema)
+    examples = _examples(container)
+    for label, value in examples:
+        errors = [str(e) for e in validator.iter_errors(value)]
+        assert not errors, f"{where} {label} does not match its schema: {errors}"
+    return len(examples)
+
+
+# --------------------------------------------------------------------------------------------------
+# 1. The document is valid OpenAPI 3.1.
+# --------------------------------------------------------------------------------------------------
+
+
+def test_document_is_valid_openapi_31() -> None:
+    assert DOC["openapi"] == "3.1.0"
+    assert DOC["jsonSchemaDialect"] == "https://json-schema.org/draft/2020-12/schema"
+    validate(DOC)
+
+
+def test_info_servers_and_security_schemes() -> None:
+    assert DOC["info"]["title"] == (
+        "agent-mockserver: bitHuman Agent Context API + Agora Conversational AI Engine REST API v2"
+    )
+    assert DOC["info"]["version"] == "0.1.0"
+    assert DOC["info"]["description"].strip()
+    assert [s["url"] for s in DOC["servers"]] == ["http://127.0.0.1:8080"]
+    schemes = DOC["components"]["securitySchemes"]
+    assert schemes["apiSecret"] == {
+        **schemes["apiSecret"],
+        "type": "apiKey",
+        "in": "header",
+        "name": "api-secret",
+    }
+    assert schemes["basicAuth"]["type"] == "http" and schemes["basicAuth"]["scheme"] == "basic"
+    assert schemes["agoraToken"]["type"] == "apiKey"
+    assert schemes["agoraToken"]["in"] == "header" and schemes["agoraToken"]["name"] == "Authorization"
+    assert "agora token=" in schemes["agoraToken"]["description"]
+    for path, item in DOC["paths"].items():
+        real = "https://api.bithuman.ai" if path.startswith("/v1/agent/") else "https://api.agora.io"
+        assert [s["url"] for s in item.get("servers", [])] == ["http://127.0.0.1:8080", real], path
+
+
+# --------------------------------------------------------------------------------------------------
+# 2. Exactly the 21 operations.
+# --------------------------------------------------------------------------------------------------
+
+
+def test_exact_operation_set() -> None:
+    actual = {(method, path) for method, path, _ in OPERATIONS.values()}
+    expected = {(method, path) for method, path, _ in EXPECTED_OPERATIONS.values()}
+    assert actual == expected
+    assert len(OPERATIONS) == 21
+
+
+def test_operation_ids() -> None:
+    ids = [op.get("operationId") for _, _, op in OPERATIONS.values()]
+    assert all(ids), "every operation needs an operationId"
+    assert len(ids) == len(set(ids)), "operationIds must be unique"
+    assert set(ids) == set(EXPECTED_OPERATIONS)
+    for op_id in ids:
+        assert re.fullmatch(r"[a-z][a-z0-9]*(_[a-z0-9]+)*", op_id), op_id
+    for op_id, (method, path, _) in OPERATIONS.items():
+        assert (method, path) == EXPECTED_OPERATIONS[op_id][:2], op_id
+
+
+# --------------------------------------------------------------------------------------------------
+# 3. Tags and security.
+# --------------------------------------------------------------------------------------------------
+
+
+def test_tags_declared() -> None:
+    assert {t["name"] for t in DOC["tags"]} == TAGS
+    assert all(t.get("description") for t in DOC["tags"])
+
+
+@pytest.mark.parametrize("op_id", sorted(EXPECTED_OPERATIONS))
+def test_operation_tag_and_security(op_id: str) -> None:
+    _, _, op = OPERATIONS[op_id]
+    assert op.get("tags") == [EXPECTED_OPERATIONS[op_id][2]]
+    assert op["tags"][0] in TAGS
+    assert op.get("security"), f"{op_id} declares no security"
+    assert op["security"] == SECURITY_BY_TAG[op["tags"][0]]
+    assert op.get("summary") and op.get("description")
+
+
+# --------------------------------------------------------------------------------------------------
+# 4. Examples exist and validate.
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("op_id", sorted(EXPECTED_OPERATIONS))
+def test_examples_validate(op_id: str) -> None:
+    _, _, op = OPERATIONS[op_id]
+
+    body = op.get("requestBody")
+    if body is not None:
+        for media_type, media in body["content"].items():
+            count = _check_examples(f"{op_id} requestBody {media_type}", media["schema"], media)
+            if "json" in media_type:
+                assert count, f"{op_id}: the {media_type} request body has no example"
+
+    for status, response in op["responses"].items():
+        for media_type, media in (response.get("content") or {}).items():
+            count = _check_examples(f"{op_id} {status} {media_type}", media["schema"], media)
+            if "json" in media_type:
+                assert count, f"{op_id}: the {status} {media_type} response has no example"
+        for name, header in (response.get("headers") or {}).items():
+            _check_examples(f"{op_id} {status} header {name}", header["schema"], header)
+
+    for param in op.get("parameters", []):
+        _check_examples(f"{op_id} parameter {param['name']}", param["schema"], param)
+
+
+@pytest.mark.parametrize("op_id", sorted(EXPECTED_OPERATIONS))
+def test_every_operation_has_a_2xx_response(op_id: str) -> None:
+    _, _, op = OPERATIONS[op_id]
+    success = [s for s in op["responses"] if str(s).startswith("2")]
+    assert len(success) == 1, success
+    expected = {"add_phone_number": "201", "delete_phone_number": "204"}.get(op_id, "200")
+    assert success == [expected]
+    if expected == "204":
+        assert "content" not in op["responses"]["204"]
+    else:
+        assert "application/json" in op["responses"][expected]["content"]
+
+
+# --------------------------------------------------------------------------------------------------
+# 5. Error responses use the vendor's error schema.
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("op_id", sorted(EXPECTED_OPERATIONS))
+def test_error_responses_use_vendor_error_schema(op_id: str) -> None:
+    _, _, op = OPERATIONS[op_id]
+    expected_ref = ERROR_SCHEMA_BY_TAG[op["tags"][0]]
+    errors = {s: r for s, r in op["responses"].items() if str(s)[0] in "45"}
+    assert errors, f"{op_id} documents no error status"
+    assert "401" in errors, f"{op_id} must document 401"
+    for status, response in errors.items():
+        content = response.get("content")
+        assert content and set(content) == {"application/json"}, f"{op_id} {status}"
+        assert content["application/json"]["schema"] == {"$ref": expected_ref}, f"{op_id} {status}"
+
+
+# --------------------------------------------------------------------------------------------------
+# 6. References stay inside #/components/ and resolve.
+# --------------------------------------------------------------------------------------------------
+
+
+def _refs(node: Any, where: str = "#") -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str):
+                found.append((where, value))
+            else:
+                found.extend(_refs(value, f"{where}/{key}"))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            found.extend(_refs(value, f"{where}/{i}"))
+    return found
+
+
+def test_refs_stay_in_components_and_resolve() -> None:
+    refs = _refs(DOC)
+    assert refs
+    for where, target in refs:
+        assert target.startswith("#/components/"), f"{where}: $ref {target!r} points outside #/components/"
+        node: Any = DOC
+        for part in target[2:].split("/"):
+            part = part.replace("~1", "/").replace("~0", "~")
+            assert isinstance(node, dict) and part in node, f"{where}: $ref {target!r} does not resolve"
+            node = node[part]
+
+
+def test_every_component_schema_compiles_and_is_used() -> None:
+    schemas = DOC["components"]["schemas"]
+    used = {
+        target.rsplit("/", 1)[-1] for _, target in _refs(DOC) if target.startswith("#/components/schemas/")
+    }
+    for name in schemas:
+        _schema(name)
+        assert name in used, f"components.schemas.{name} is never referenced"
+
+
+def test_yaml_has_no_anchors_or_aliases() -> None:
+    events = yaml.parse(SPEC_PATH.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    for event in events:
+        assert getattr(event, "anchor", None) is None, "YAML anchors/aliases are not used in this document"
+
+
+# --------------------------------------------------------------------------------------------------
+# Request-schema sanity: bodies the facts say must pass or fail.
+# --------------------------------------------------------------------------------------------------
+
+_JOIN_MIN = {"channel": "c", "token": "t", "agent_rtc_uid": "1", "remote_rtc_uids": ["2"]}
+
+SCHEMA_CASES = [
+    # (schema, instance, valid?)
+    ("BitHumanSpeakRequest", {"message": "hi"}, True),
+    ("BitHumanSpeakRequest", {"message": "hi", "room_id": None, "extra": 1}, True),
+    ("BitHumanSpeakRequest", {"message": ""}, False),
+    ("BitHumanSpeakRequest", {"room_id": "r"}, False),
+    ("BitHumanSpeakRequest", {"message": "hi", "room_id": 5}, False),
+    ("BitHumanAddContextRequest", {"context": "c", "type": None}, True),
+    ("BitHumanAddContextRequest", {"context": "c", "type": "speak"}, True),
+    ("BitHumanAddContextRequest", {"context": "c", "type": "shout"}, False),
+    ("BitHumanAddContextRequest", {"context": ""}, False),
+    ("BitHumanError", {"success": False, "error": "UNAUTHORIZED", "message": "Invalid api-secret"}, True),
+    (
+        "BitHumanError",
+        {
+            "error": {"code": "NOT_FOUND", "message": "m", "httpStatus": 404},
+            "status": "error",
+            "status_code": 404,
+        },
+        True,
+    ),
+    ("BitHumanError", {"error": "NOT_FOUND", "message": "m"}, False),
+    ("AgentContextResult", {"agent_code": "A1", "success": True}, False),
+    ("AgentContextLegacyEnvelope", {"agent_code": "A1", "delivered_to_rooms": 1}, False),
+    ("StartAgentRequest", {"name": "n", "properties": _JOIN_MIN}, True),
+    ("StartAgentRequest", {"name": "n", "properties": {**_JOIN_MIN, "future_field": {"x": 1}}}, True),
+    ("StartAgentRequest", {"name": "", "properties": _JOIN_MIN}, False),
+    ("StartAgentRequest", {"name": "n", "properties": {**_JOIN_MIN, "remote_rtc_uids": []}}, False),
+    (
+        "StartAgentRequest",
+        {"name": "n", "properties": {k: v for k, v in _JOIN_MIN.items() if k != "channel"}},
+        False,
+    ),
+    ("StartAgentRequest", {"name": "n", "properties": {**_JOIN_MIN, "idle_timeout": 259201}}, False),
+    ("StartAgentRequest", {"name": "n", "properties": {**_JOIN_MIN, "llm": {"max_history": 0}}}, False),
+    (
+        "StartAgentRequest",
+        {"name": "n", "properties": {**_JOIN_MIN, "tts": {"vendor": "nope", "params": {}}}},
+        False,
+    ),
+    (
+        "StartAgentRequest",
+        {"name": "n", "properties": {**_JOIN_MIN, "geofence": {"exclude_area": "ASIA"}}},
+        False,
+    ),
+    ("StartAgentRequest", {"name": "n", "properties": {**_JOIN_MIN, "rtc": {"encryption_mode": 9}}}, False),
+    (
+        "StartAgentRequest",
+        {
+            "name": "n",
+            "properties": {**_JOIN_MIN, "tts": {"vendor": "openai", "params": {}, "skip_patterns": [6]}},
+        },
+        False,
+    ),
+    ("SpeakAgentRequest", {"text": "x" * 512}, True),
+    ("SpeakAgentRequest", {"text": "x" * 513}, False),
+    ("SpeakAgentRequest", {"text": "hi", "priority": "LATER"}, False),
+    (
+        "ThinkAgentRequest",
+        {"text": "t", "on_listening_action": None, "metadata": None, "interruptable": None},
+        True,
+    ),
+    ("ThinkAgentRequest", {"text": "t", "on_thinking_action": "inject"}, False),
+    ("ThinkAgentRequest", {"text": "t", "metadata": {"k": 1}}, False),
+    (
+        "StartCallRequest",
+        {
+            "name": "n",
+            "sip": {
+                "to_number": "+19876543210",
+                "from_number": "+11234567890",
+                "rtc_uid": "1",
+                "rtc_token": "t",
+            },
+            "properties": {"channel": "c", "token": "t", "agent_rtc_uid": "1"},
+        },
+        True,
+    ),
+    (
+        "StartCallRequest",
+        {
+            "name": "n",
+            "sip": {
+                "to_number": "19876543210",
+                "from_number": "+11234567890",
+                "rtc_uid": "1",
+                "rtc_token": "t",
+            },
+            "properties": {"channel": "c", "token": "t", "agent_rtc_uid": "1"},
+        },
+        False,
+    ),
+    (
+        "AddPhoneNumberRequest",
+        {"provider": "byo", "phone_number": "+19876543210", "label": "l", "outbound_config": {}},
+        True,
+    ),
+    (
+        "AddPhoneNumberRequest",
+        {
+            "provider": "byo",
+            "phone_number": "+19876543210",
+            "label": "l",
+            "outbound_config": {},
+            "inbound_config": {},
+        },
+        False,
+    ),
+    ("AddPhoneNumberRequest", {"provider": "byo", "phone_number": "+19876543210", "label": "l"}, False),
+    (
+        "AddPhoneNumberRequest",
+        {
+            "provider": "byo",
+            "phone_number": "+19876543210",
+            "label": "l",
+            "outbound_config": {"transport": "sctp"},
+        },
+        False,
+    ),
+    ("UpdatePhoneNumberRequest", {"inbound_config": None, "outbound_config": {"pipeline_id": "p"}}, True),
+    ("AgoraError", {"detail": "d", "reason": "TaskNotFound"}, True),
+    ("AgoraError", {"detail": "d", "reason": "InvalidRequest"}, True),
+    ("AgoraError", {"detail": "d"}, False),
+    ("TelephonyError", {"error_type": "not_found"}, False),
+    ("ListAgentsResponse", {"meta": {"cursor": ""}}, False),
+    ("ListAgentsResponse", {"data": {"list": []}}, True),
+    ("EmptyObject", {}, True),
+]
+
+
+@pytest.mark.parametrize(("schema", "instance", "valid"), SCHEMA_CASES)
+def test_schema_cases(schema: str, instance: Any, valid: bool) -> None:
+    assert _schema(schema).is_valid(instance) is valid
+
+
+def test_speak_text_declares_utf8_byte_limit() -> None:
+    text = DOC["components"]["schemas"]["SpeakAgentRequest"]["properties"]["text"]
+    assert text["x-max-utf8-bytes"] == 512
+    assert text["maxLength"] == 512 and text["minLength"] == 1
+    assert "UTF-8" in text["description"]
+
+
+def test_bodyless_agora_operations() -> None:
+    assert "requestBody" not in OPERATIONS["stop_agent"][2]
+    for op_id in ("interrupt_agent", "hangup_call"):
+        body = OPERATIONS[op_id][2]["requestBody"]
+        assert body["required"] is False
+        assert body["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/EmptyObject"}
