@@ -189,8 +189,9 @@ def _dotted(path: list[str | int]) -> str:
     return out
 
 
-def _error_message(root: dict[str, Any], schema_path: list[str | int]) -> str | None:
-    # A schema node may carry the vendor's own wording for its failure (``x-error-message``).
+def _failing_node(root: dict[str, Any], schema_path: list[str | int]) -> dict[str, Any]:
+    # The schema node whose keyword failed: it may carry the vendor's own wording for the failure
+    # (``x-error-message``) or the vendor's own error code (``x-error-code``).
     node: Any = root
     for key in schema_path[:-1]:
         if isinstance(node, dict):
@@ -198,8 +199,8 @@ def _error_message(root: dict[str, Any], schema_path: list[str | int]) -> str | 
         elif isinstance(node, list) and isinstance(key, int) and key < len(node):
             node = node[key]
         else:
-            return None
-    return node.get("x-error-message") if isinstance(node, dict) else None
+            return {}
+    return node if isinstance(node, dict) else {}
 
 
 def schema_error(validator: Any, root: dict[str, Any], instance: Any, prefix: list[str | int]) -> DomainError:
@@ -213,9 +214,9 @@ def schema_error(validator: Any, root: dict[str, Any], instance: Any, prefix: li
         field = _dotted([*prefix, *where, error.kind.property])
         return DomainError("missing_field", f"Missing required field: {field}", field=field)
     field = _dotted([*prefix, *where]) or "body"
-    custom = _error_message(root, list(error.schema_path))
-    message = custom or f"Invalid value for {field}: {error.message}"
-    return DomainError("invalid_field", message, field=field, problem=error.message)
+    node = _failing_node(root, list(error.schema_path))
+    message = node.get("x-error-message") or f"Invalid value for {field}: {error.message}"
+    return DomainError(node.get("x-error-code", "invalid_field"), message, field=field, problem=error.message)
 
 
 def coerce(param: Parameter, text: str) -> Any:

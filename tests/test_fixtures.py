@@ -67,3 +67,21 @@ def test_clock_and_seed_from_a_fixture() -> None:
     world.load(load_fixture_text("seed: 5\nclock: {freeze_at: '2024-01-15T10:30:00Z'}\n"))
     assert world.clock.frozen and world.clock.now() == 1705314600.0
     assert world.ids.seed == 5
+
+
+def test_rate_limited_fixture_limits_on_the_mock_clock() -> None:
+    world = World()
+    world.load(load_fixture_file(ROOT / "fixtures" / "rate-limited.yaml"))
+    account = world.bithuman.authenticate("YOUR_API_SECRET")
+    assert all(world.bithuman.admit(account) for _ in range(30))
+    with pytest.raises(Exception, match="Rate limit"):
+        world.bithuman.admit(account)
+    world.clock.advance(2)
+    assert world.bithuman.admit(account)
+
+
+def test_no_active_rooms_fixture() -> None:
+    world = World()
+    world.load(load_fixture_file(ROOT / "fixtures" / "no-active-rooms.yaml"))
+    with pytest.raises(Exception, match="No active rooms found for agent A12345678"):
+        world.bithuman.bithuman_speak(world.bithuman.authenticate("your_secret"), "A12345678", "hi", None)

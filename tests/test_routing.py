@@ -182,3 +182,14 @@ def test_a_handler_bug_is_the_vendor_500_envelope(caplog: pytest.LogCaptureFixtu
     assert r.status_code == 500
     assert r.json()["error"]["code"] == "INTERNAL_ERROR"
     assert "boom" in caplog.text
+
+
+def test_a_malformed_phone_number_is_invalid_phone_format(client: TestClient) -> None:
+    body = {"provider": "byo", "phone_number": "555-1234", "label": "x",
+            "outbound_config": {"address": "sip.example.com", "transport": "tls"}}
+    r = client.post(PHONE, json=body)
+    assert (r.status_code, r.json()["error_type"]) == (400, "invalid_phone_format")
+    body["phone_number"] = "+15551234567"
+    del body["label"]
+    r = client.post(PHONE, json=body)
+    assert (r.status_code, r.json()["error_type"]) == (422, "unprocessable_content")

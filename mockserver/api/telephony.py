@@ -26,8 +26,9 @@ __all__ = [
 ]
 
 _ERRORS: dict[str, tuple[int, str]] = {
-    "malformed_json": (400, "bad_request"),
-    "unsupported_media_type": (400, "bad_request"),
+    # Every validation failure but a malformed number is 422 (the documented status).
+    "malformed_json": (422, "unprocessable_content"),
+    "unsupported_media_type": (422, "unprocessable_content"),
     "missing_field": (422, "unprocessable_content"),
     "invalid_field": (422, "unprocessable_content"),
     "invalid": (422, "unprocessable_content"),
