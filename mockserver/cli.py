@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import shlex
 import socket
@@ -51,15 +52,21 @@ def banner(world: World, url: str) -> str:
             f"  bitHuman {account.id} [{world.bithuman.dialect_of(account)}]: api-secret "
             f"{' | '.join(account.secrets)}; agents {agents or 'none'}"
         )
-    sample = next(
-        ((a, ag) for a in accounts for ag in a.agents.values() if ag.active_rooms()), None
-    )
+    sample = next(((a, ag) for a in accounts for ag in a.agents.values() if ag.active_rooms()), None)
     if sample:
         account, agent = sample
         curl = [
-            "curl", "-s", "-X", "POST", f"{url}/v1/agent/{agent.code}/speak",
-            "-H", f"api-secret: {account.secrets[0]}", "-H", "Content-Type: application/json",
-            "-d", '{"message": "Hello from the mock"}',
+            "curl",
+            "-s",
+            "-X",
+            "POST",
+            f"{url}/v1/agent/{agent.code}/speak",
+            "-H",
+            f"api-secret: {account.secrets[0]}",
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            '{"message": "Hello from the mock"}',
         ]
         lines += ["Try:", "  " + shlex.join(curl), f"  curl -s {url}/_mock/inbox"]
     return "\n".join(lines)
@@ -75,19 +82,37 @@ def main() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind (0.0.0.0 exposes the mock).")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="0 picks a free port.")
 @click.option(
-    "--fixtures", "fixtures", multiple=True, metavar="PATH",
+    "--fixtures",
+    "fixtures",
+    multiple=True,
+    metavar="PATH",
     help="Fixture file to load (repeatable). Default: the packaged default world; 'default' names it.",
 )
 @click.option("--empty", is_flag=True, help="Start with no tenants at all (ignores --fixtures).")
 @click.option("--seed", type=int, default=None, help="Seed for generated ids.")
 @click.option(
-    "--bithuman-dialect", type=click.Choice(["current", "legacy"]), default="current", show_default=True,
+    "--bithuman-dialect",
+    type=click.Choice(["current", "legacy"]),
+    default="current",
+    show_default=True,
     help="bitHuman response and error shapes for accounts that do not set their own.",
 )
-@click.option("--log-level", type=click.Choice(LEVELS, case_sensitive=False), default="info", show_default=True,
-              help="'info' prints one line per request; 'warning' silences them.")
-def serve(host: str, port: int, fixtures: tuple[str, ...], empty: bool, seed: int | None,
-          bithuman_dialect: str, log_level: str) -> None:
+@click.option(
+    "--log-level",
+    type=click.Choice(LEVELS, case_sensitive=False),
+    default="info",
+    show_default=True,
+    help="'info' prints one line per request; 'warning' silences them.",
+)
+def serve(
+    host: str,
+    port: int,
+    fixtures: tuple[str, ...],
+    empty: bool,
+    seed: int | None,
+    bithuman_dialect: str,
+    log_level: str,
+) -> None:
     """Serve both vendor APIs and the control plane."""
     level = getattr(logging, log_level.upper())
     logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr)
@@ -108,11 +133,9 @@ def serve(host: str, port: int, fixtures: tuple[str, ...], empty: bool, seed: in
     click.echo(banner(world, f"http://{shown}:{bound_port}"))
     config = uvicorn.Config(app, log_level=level, access_log=False, lifespan="off", timeout_graceful_shutdown=2)
     server = uvicorn.Server(config)
-    try:
+    # uvicorn re-raises the captured Ctrl-C after a graceful shutdown: that is a clean exit.
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(server.serve(sockets=[sock]))
-    except KeyboardInterrupt:
-        # uvicorn re-raises the captured Ctrl-C after a graceful shutdown: that is a clean exit.
-        pass
     click.echo("agent-mockserver stopped")
 
 

@@ -66,15 +66,13 @@ def check_document(document: Any, source: str = "<fixture>", tree: yaml.Node | N
     """Validate a parsed fixture document (schema, then cross-references); return it."""
     if document is None:
         document = {}
-    problems = [
-        (_place(tree, list(e.instance_path)), e.message) for e in _validator().iter_errors(document)
-    ]
+    problems = [(_place(tree, list(e.instance_path)), e.message) for e in _validator().iter_errors(document)]
     if problems:
         raise FixtureError(source, problems)
     seen_secrets: dict[str, str] = {}
     seen_accounts: set[str] = set()
     for i, account in enumerate((document.get("bithuman") or {}).get("accounts", [])):
-        where = ["bithuman", "accounts", i]
+        where: list[str | int] = ["bithuman", "accounts", i]
         if account["id"] in seen_accounts:
             problems.append((_place(tree, [*where, "id"]), f"account id {account['id']!r} is used twice"))
         seen_accounts.add(account["id"])
@@ -87,7 +85,9 @@ def check_document(document: Any, source: str = "<fixture>", tree: yaml.Node | N
         codes: set[str] = set()
         for k, agent in enumerate(account.get("agents", [])):
             if agent["code"] in codes:
-                problems.append((_place(tree, [*where, "agents", k, "code"]), f"agent {agent['code']!r} is defined twice"))
+                problems.append(
+                    (_place(tree, [*where, "agents", k, "code"]), f"agent {agent['code']!r} is defined twice")
+                )
             codes.add(agent["code"])
             rooms = [r if isinstance(r, str) else r["id"] for r in agent.get("rooms", [])]
             for dup in sorted({r for r in rooms if rooms.count(r) > 1}):

@@ -110,8 +110,8 @@ class PathEndpoint:
             response = family.finish(call, family.render(error, call))
         except Exception:  # the mock has a bug: say so in the vendor's envelope, never a bare page
             logger.exception("unhandled error in %s", bound.operation.operation_id)
-            error = DomainError("internal", "Internal error in the mock server (see its log)")
-            response = family.render(error, call)
+            internal = DomainError("internal", "Internal error in the mock server (see its log)")
+            response = family.render(internal, call)
         await response(scope, receive, send)
 
 
@@ -188,8 +188,6 @@ class NotFound:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
         method = scope.get("method", "GET")
-        error = DomainError(
-            "route_not_found", f"No route for {method} {path}{self.hint(method, path)}", path=path
-        )
+        error = DomainError("route_not_found", f"No route for {method} {path}{self.hint(method, path)}", path=path)
         response = self.family_for(path).render(error, None)
         await response(scope, receive, send)

@@ -207,7 +207,9 @@ def schema_error(validator: Any, root: dict[str, Any], instance: Any, prefix: li
     """The most useful failure of ``instance`` as a ``missing_field`` or ``invalid_field`` error."""
     errors = list(validator.iter_errors(instance))
     # Missing fields first (vendors report them first), then the shallowest problem.
-    errors.sort(key=lambda e: (not isinstance(e.kind, jsonschema_rs.ValidationErrorKind.Required), len(e.instance_path)))
+    errors.sort(
+        key=lambda e: (not isinstance(e.kind, jsonschema_rs.ValidationErrorKind.Required), len(e.instance_path))
+    )
     error = errors[0]
     where = list(error.instance_path)
     if isinstance(error.kind, jsonschema_rs.ValidationErrorKind.Required):
@@ -267,6 +269,4 @@ def check_body(body: Body, value: Any) -> None:
     for name, limit in body.max_bytes:
         text = value.get(name) if isinstance(value, dict) else None
         if isinstance(text, str) and len(text.encode("utf-8", "surrogatepass")) > limit:
-            raise DomainError(
-                "invalid_field", f"Invalid value for {name}: longer than {limit} UTF-8 bytes", field=name
-            )
+            raise DomainError("invalid_field", f"Invalid value for {name}: longer than {limit} UTF-8 bytes", field=name)

@@ -96,7 +96,10 @@ def test_reset_everything_and_one_tenant(client: TestClient, world: World) -> No
 
 
 def test_load_fixture_json_and_yaml(client: TestClient) -> None:
-    doc = {"version": 1, "bithuman": {"accounts": [{"id": "f", "secrets": ["fs"], "agents": [{"code": "AF", "rooms": ["r"]}]}]}}
+    doc = {
+        "version": 1,
+        "bithuman": {"accounts": [{"id": "f", "secrets": ["fs"], "agents": [{"code": "AF", "rooms": ["r"]}]}]},
+    }
     r = client.post("/_mock/fixtures", json=doc)
     assert r.json() == {"loaded": ["f"]}
     assert client.post(SPEAK.format(code="AF"), json={"message": "x"}, headers={"api-secret": "fs"}).status_code == 200
@@ -128,7 +131,12 @@ def test_inbox_filters(client: TestClient) -> None:
 
 
 def test_clock_control(client: TestClient) -> None:
-    assert client.get("/_mock/clock").json() == {"now": 1705314600.0, "iso": "2024-01-15T10:30:00Z", "frozen": True, "speed": 1.0}
+    assert client.get("/_mock/clock").json() == {
+        "now": 1705314600.0,
+        "iso": "2024-01-15T10:30:00Z",
+        "frozen": True,
+        "speed": 1.0,
+    }
     assert client.post("/_mock/clock/advance", json={"seconds": 90}).json()["iso"] == "2024-01-15T10:31:30Z"
     r = client.post("/_mock/clock/freeze", json={"at": "2025-01-01T00:00:00Z"})
     assert r.json()["now"] == 1735689600.0

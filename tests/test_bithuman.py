@@ -15,8 +15,16 @@ from .conftest import DEFAULT_FIXTURE, DOCS_SECRET, LEGACY_SECRET
 SPEAK = "/v1/agent/{code}/speak"
 ADD = "/v1/agent/{code}/add-context"
 ALL_ROOMS = [
-    "customer_session_1", "vip_session_42", "support_session_1", "room_123", "room_456",
-    "order_confirmation_room", "vip_customer_session", "room_1", "room_2", "room_3",
+    "customer_session_1",
+    "vip_session_42",
+    "support_session_1",
+    "room_123",
+    "room_456",
+    "order_confirmation_room",
+    "vip_customer_session",
+    "room_1",
+    "room_2",
+    "room_3",
 ]
 
 
@@ -122,7 +130,10 @@ def test_agent_of_another_account_is_not_found(client: TestClient) -> None:
 
 def test_current_no_active_rooms(client: TestClient) -> None:
     r = add(client, {"context": "x"}, code="A91XMB7113")
-    assert (r.status_code, r.json()) == (404, current_error(404, "NOT_FOUND", "No active rooms found for agent A91XMB7113"))
+    assert (r.status_code, r.json()) == (
+        404,
+        current_error(404, "NOT_FOUND", "No active rooms found for agent A91XMB7113"),
+    )
 
 
 def test_room_id_that_is_not_active_is_no_active_rooms(client: TestClient) -> None:
@@ -141,7 +152,12 @@ def test_room_id_that_is_not_active_is_no_active_rooms(client: TestClient) -> No
         (SPEAK, {"message": 42}, "VALIDATION_ERROR", None),
         (SPEAK, {"message": "x", "room_id": 7}, "VALIDATION_ERROR", None),
         (SPEAK, ["message"], "VALIDATION_ERROR", None),
-        (ADD, {"context": "x", "type": "shout"}, "VALIDATION_ERROR", "Invalid type. Must be one of: speak, add_context"),
+        (
+            ADD,
+            {"context": "x", "type": "shout"},
+            "VALIDATION_ERROR",
+            "Invalid type. Must be one of: speak, add_context",
+        ),
     ],
 )
 def test_current_validation_errors(client: TestClient, path: str, body: Any, code: str, message: str | None) -> None:
@@ -191,7 +207,10 @@ def test_legacy_errors(client: TestClient) -> None:
     r = speak(client, {"message": "x"}, code="A78WKV4515", secret=LEGACY_SECRET)
     assert (r.status_code, r.json()) == (404, legacy_error("NO_ACTIVE_ROOMS", "No active sessions found for agent"))
     r = add(client, {"context": "x", "type": "bad"}, secret=LEGACY_SECRET)
-    assert (r.status_code, r.json()) == (422, legacy_error("VALIDATION_ERROR", "Invalid type. Must be one of: speak, add_context"))
+    assert (r.status_code, r.json()) == (
+        422,
+        legacy_error("VALIDATION_ERROR", "Invalid type. Must be one of: speak, add_context"),
+    )
     r = speak(client, {}, secret=LEGACY_SECRET)
     assert r.status_code == 422 and r.json()["error"] == "VALIDATION_ERROR"
 

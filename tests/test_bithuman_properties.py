@@ -57,12 +57,18 @@ def fuzz_client(checker: ResponseChecker) -> Iterator[tuple[TestClient, World]]:
     secret=st.sampled_from(SECRETS) | st.none(),
     body=bodies,
     raw=st.none() | st.binary(max_size=40),
-    content_type=st.sampled_from(["application/json", "application/json; charset=utf-8", "text/plain",
-                                  "application/merge-patch+json", None]),
+    content_type=st.sampled_from(
+        ["application/json", "application/json; charset=utf-8", "text/plain", "application/merge-patch+json", None]
+    ),
 )
 def test_no_request_shape_breaks_bithuman(
-    fuzz_client: tuple[TestClient, World], operation: str, code: str, secret: str | None, body: Any,
-    raw: bytes | None, content_type: str | None,
+    fuzz_client: tuple[TestClient, World],
+    operation: str,
+    code: str,
+    secret: str | None,
+    body: Any,
+    raw: bytes | None,
+    content_type: str | None,
 ) -> None:
     client, world = fuzz_client
     headers = {} if secret is None else {"api-secret": secret}
@@ -115,8 +121,9 @@ class RoomsMachine(RuleBasedStateMachine):
         body: dict[str, Any] = {"context": "c", "type": "speak"} if via_context else {"message": "m"}
         if room is not None:
             body["room_id"] = room
-        r = self.client.post(f"/v1/agent/AX/{'add-context' if via_context else 'speak'}", json=body,
-                             headers={"api-secret": "s"})
+        r = self.client.post(
+            f"/v1/agent/AX/{'add-context' if via_context else 'speak'}", json=body, headers={"api-secret": "s"}
+        )
         expected = sorted(self.active) if room is None else ([room] if room in self.active else [])
         if not expected:
             assert r.status_code == 404 and r.json()["error"]["message"].startswith("No active rooms")

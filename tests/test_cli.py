@@ -38,7 +38,10 @@ def test_serve_prints_credentials_logs_requests_and_stops_on_ctrl_c() -> None:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "mockserver", "serve", "--port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
     )
     try:
         assert proc.stdout is not None
@@ -51,8 +54,11 @@ def test_serve_prints_credentials_logs_requests_and_stops_on_ctrl_c() -> None:
         url = text.split("serving on ", 1)[1].split()[0]
         assert url.startswith("http://127.0.0.1:")
         assert "your_secret" in text and "A12345678" in text
-        r = httpx.post(f"{url}/v1/agent/A12345678/speak", json={"message": "hi", "room_id": "room_1"},
-                       headers={"api-secret": "your_secret"})
+        r = httpx.post(
+            f"{url}/v1/agent/A12345678/speak",
+            json={"message": "hi", "room_id": "room_1"},
+            headers={"api-secret": "your_secret"},
+        )
         assert r.status_code == 200
         # Read until the access-log line of that request shows up.
         for line in proc.stdout:

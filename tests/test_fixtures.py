@@ -12,8 +12,13 @@ from mockserver.fixtures import FixtureError, fixture_schema, load_fixture_file,
 from .conftest import DEFAULT_FIXTURE, ROOT
 
 DOC_ROOMS = {
-    "customer_session_1", "vip_session_42", "support_session_1", "room_123", "room_456",
-    "order_confirmation_room", "vip_customer_session",
+    "customer_session_1",
+    "vip_session_42",
+    "support_session_1",
+    "room_123",
+    "room_456",
+    "order_confirmation_room",
+    "vip_customer_session",
 }
 
 
@@ -22,7 +27,7 @@ def test_default_fixture_has_the_docs_world() -> None:
     world.load(load_fixture_file(DEFAULT_FIXTURE))
     for secret in ("your_secret", "YOUR_API_SECRET"):
         account = world.bithuman.authenticate(secret)
-        assert DOC_ROOMS <= set(account.agents["A12345678"].active_rooms())
+        assert set(account.agents["A12345678"].active_rooms()) >= DOC_ROOMS
     assert any(not agent.active_rooms() for agent in world.bithuman.accounts["demo"].agents.values())
     assert world.bithuman.dialect_of(world.bithuman.accounts["demo-legacy"]) == "legacy"
 
@@ -41,11 +46,27 @@ def test_schema_is_shipped_and_2020_12() -> None:
     [
         ("version: 2\n", "1: version", "1 was expected"),
         ("bithuman:\n  accounts:\n    - id: a\n", "3: bithuman.accounts[0]", "secrets"),
-        ("bithuman:\n  accounts:\n    - id: a\n      secrets: [s]\n      dialect: klingon\n", "5: bithuman.accounts[0].dialect", "klingon"),
+        (
+            "bithuman:\n  accounts:\n    - id: a\n      secrets: [s]\n      dialect: klingon\n",
+            "5: bithuman.accounts[0].dialect",
+            "klingon",
+        ),
         ("bithuman:\n  acounts: []\n", "2: bithuman", "acounts"),
-        ("bithuman:\n  accounts:\n    - {id: a, secrets: [s]}\n    - {id: b, secrets: [s]}\n", "4: bithuman.accounts[1].secrets[0]", "already belongs"),
-        ("bithuman:\n  accounts:\n    - {id: a, secrets: [s]}\n    - {id: a, secrets: [t]}\n", "4: bithuman.accounts[1].id", "used twice"),
-        ("bithuman:\n  accounts:\n    - id: a\n      secrets: [s]\n      agents: [{code: X}, {code: X}]\n", "5: bithuman.accounts[0].agents[1].code", "defined twice"),
+        (
+            "bithuman:\n  accounts:\n    - {id: a, secrets: [s]}\n    - {id: b, secrets: [s]}\n",
+            "4: bithuman.accounts[1].secrets[0]",
+            "already belongs",
+        ),
+        (
+            "bithuman:\n  accounts:\n    - {id: a, secrets: [s]}\n    - {id: a, secrets: [t]}\n",
+            "4: bithuman.accounts[1].id",
+            "used twice",
+        ),
+        (
+            "bithuman:\n  accounts:\n    - id: a\n      secrets: [s]\n      agents: [{code: X}, {code: X}]\n",
+            "5: bithuman.accounts[0].agents[1].code",
+            "defined twice",
+        ),
         ("bithuman: [\n", "2", "not valid YAML"),
     ],
 )

@@ -25,7 +25,8 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("dist")
     subprocess.run(
         [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out), str(ROOT)],
-        check=True, capture_output=True,
+        check=True,
+        capture_output=True,
     )
     [built] = out.glob("agent_mockserver-*.whl")
     return built
@@ -48,10 +49,10 @@ def test_package_reads_the_contract_from_inside_the_wheel(wheel: Path) -> None:
     # openapi.yaml, the control-plane spec and the default fixture.
     code = (
         "import mockserver, mockserver.spec as s, mockserver.cli as c;"
-        "assert mockserver.__file__.startswith(%r), mockserver.__file__;"
+        f"assert mockserver.__file__.startswith({str(wheel)!r}), mockserver.__file__;"
         "print(len(s.load_spec().operations), len(s.load_spec('admin/openapi.yaml').operations) > 0,"
         " c.default_fixture().name)"
-    ) % str(wheel)
+    )
     env = {**os.environ, "PYTHONPATH": str(wheel)}
     out = subprocess.run(
         [sys.executable, "-c", code], env=env, cwd=wheel.parent, capture_output=True, text=True, check=True

@@ -136,7 +136,9 @@ def test_trailing_slash_is_not_redirected(client: TestClient) -> None:
         ("PUT", "/_mock/clock", "GET", "title"),
     ],
 )
-def test_wrong_method_is_405_in_the_vendor_envelope(client: TestClient, method: str, path: str, allow: str, key: str) -> None:
+def test_wrong_method_is_405_in_the_vendor_envelope(
+    client: TestClient, method: str, path: str, allow: str, key: str
+) -> None:
     r = client.request(method, path)
     assert r.status_code == 405
     assert r.headers["allow"] == allow
@@ -185,8 +187,12 @@ def test_a_handler_bug_is_the_vendor_500_envelope(caplog: pytest.LogCaptureFixtu
 
 
 def test_a_malformed_phone_number_is_invalid_phone_format(client: TestClient) -> None:
-    body = {"provider": "byo", "phone_number": "555-1234", "label": "x",
-            "outbound_config": {"address": "sip.example.com", "transport": "tls"}}
+    body = {
+        "provider": "byo",
+        "phone_number": "555-1234",
+        "label": "x",
+        "outbound_config": {"address": "sip.example.com", "transport": "tls"},
+    }
     r = client.post(PHONE, json=body)
     assert (r.status_code, r.json()["error_type"]) == (400, "invalid_phone_format")
     body["phone_number"] = "+15551234567"

@@ -276,9 +276,7 @@ def test_refs_stay_in_components_and_resolve() -> None:
 
 def test_every_component_schema_compiles_and_is_used() -> None:
     schemas = DOC["components"]["schemas"]
-    used = {
-        target.rsplit("/", 1)[-1] for _, target in _refs(DOC) if target.startswith("#/components/schemas/")
-    }
+    used = {target.rsplit("/", 1)[-1] for _, target in _refs(DOC) if target.startswith("#/components/schemas/")}
     for name in schemas:
         _schema(name)
         assert name in used, f"components.schemas.{name} is never referenced"

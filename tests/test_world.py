@@ -93,8 +93,17 @@ def test_advancing_a_running_clock_keeps_it_running() -> None:
 
 
 def _event(inbox: Inbox, tenant: str, text: str, room: str | None = None) -> None:
-    inbox.record(time=0.0, vendor="bithuman", tenant=tenant, agent="A", room=room, kind="speech",
-                 text=text, operation="bithuman_speak", outcome="delivered")
+    inbox.record(
+        time=0.0,
+        vendor="bithuman",
+        tenant=tenant,
+        agent="A",
+        room=room,
+        kind="speech",
+        text=text,
+        operation="bithuman_speak",
+        outcome="delivered",
+    )
 
 
 def test_inbox_is_bounded_per_tenant() -> None:
@@ -152,7 +161,10 @@ def test_same_seed_same_ids() -> None:
 
 def test_reset_all_returns_to_boot_state() -> None:
     world = World(seed=1)
-    world.load({"bithuman": {"accounts": [{"id": "x", "secrets": ["s"], "agents": [{"code": "A1", "rooms": ["r"]}]}]}}, boot=True)
+    world.load(
+        {"bithuman": {"accounts": [{"id": "x", "secrets": ["s"], "agents": [{"code": "A1", "rooms": ["r"]}]}]}},
+        boot=True,
+    )
     first_id = world.bithuman.create_account().id
     world.bithuman.close_room("x", "A1", "r")
     world.clock.freeze(0)
@@ -165,7 +177,10 @@ def test_reset_all_returns_to_boot_state() -> None:
 
 def test_reset_one_tenant() -> None:
     world = World()
-    world.load({"bithuman": {"accounts": [{"id": "x", "secrets": ["s"], "agents": [{"code": "A1", "rooms": ["r"]}]}]}}, boot=True)
+    world.load(
+        {"bithuman": {"accounts": [{"id": "x", "secrets": ["s"], "agents": [{"code": "A1", "rooms": ["r"]}]}]}},
+        boot=True,
+    )
     world.bithuman.create_account("y", secrets=["t"])
     world.bithuman.close_room("x", "A1", "r")
     world.reset("x")

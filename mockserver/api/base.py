@@ -23,8 +23,9 @@ if TYPE_CHECKING:
 __all__ = ["Call", "Family", "json_response"]
 
 
-def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None,
-                  media_type: str = "application/json") -> Response:
+def json_response(
+    body: Any, status: int = 200, headers: dict[str, str] | None = None, media_type: str = "application/json"
+) -> Response:
     """A JSON response serialised with orjson."""
     return Response(orjson.dumps(body), status_code=status, headers=headers, media_type=media_type)
 

@@ -102,9 +102,7 @@ class World:
                     self._apply(document)
                 return
             booted = {
-                spec["id"]
-                for document in self._boot
-                for spec in (document.get("bithuman") or {}).get("accounts", ())
+                spec["id"] for document in self._boot for spec in (document.get("bithuman") or {}).get("accounts", ())
             }
             if tenant not in self.tenants() and tenant not in booted:
                 raise DomainError("not_found", f"no tenant {tenant!r}", tenant=tenant)

@@ -167,13 +167,13 @@ class BitHumanWorld:
                 )
             now = self._world.clock.now()
         kind = "speech" if context_type == "speak" else "context"
-        for room in rooms:
+        for room_name in rooms:
             self._world.inbox.record(
                 time=now,
                 vendor=VENDOR,
                 tenant=account.id,
                 agent=agent_code,
-                room=room,
+                room=room_name,
                 kind=kind,
                 text=text,
                 operation=operation,

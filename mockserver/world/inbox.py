@@ -108,9 +108,7 @@ class Inbox:
             if tenant is not None:
                 sources: Iterable[Event] = list(self._by_tenant.get(tenant, ()))
             else:
-                sources = sorted(
-                    itertools.chain.from_iterable(self._by_tenant.values()), key=lambda e: e.id
-                )
+                sources = sorted(itertools.chain.from_iterable(self._by_tenant.values()), key=lambda e: e.id)
         found = [
             e
             for e in sources
