@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 import shlex
@@ -52,6 +53,9 @@ def banner(world: World, url: str) -> str:
             f"  bitHuman {account.id} [{world.bithuman.dialect_of(account)}]: api-secret "
             f"{' | '.join(account.secrets)}; agents {agents or 'none'}"
         )
+    for customer in world.agora.customers.values():
+        projects = ", ".join(customer.projects) or "none"
+        lines.append(f"  Agora {customer.id}: Basic {customer.id}:{customer.secret}; projects {projects}")
     sample = next(((a, ag) for a in accounts for ag in a.agents.values() if ag.active_rooms()), None)
     if sample:
         account, agent = sample
@@ -68,7 +72,30 @@ def banner(world: World, url: str) -> str:
             "-d",
             '{"message": "Hello from the mock"}',
         ]
-        lines += ["Try:", "  " + shlex.join(curl), f"  curl -s {url}/_mock/inbox"]
+        lines += ["Try:", "  " + shlex.join(curl)]
+    demo = next((c for c in world.agora.customers.values() if c.projects), None)
+    if demo is not None:
+        appid = next(iter(demo.projects))
+        lines.append(
+            "  "
+            + shlex.join(
+                [
+                    "curl",
+                    "-s",
+                    "-u",
+                    f"{demo.id}:{demo.secret}",
+                    f"{url}/api/conversational-ai-agent/v2/projects/{appid}/agents",
+                ]
+            )
+        )
+        basic = "Basic " + base64.b64encode(f"{demo.id}:{demo.secret}".encode()).decode()
+        lines += [
+            "  python: from agora_agent.client import Agora",
+            f'          client = Agora(base_url="{url}/api/conversational-ai-agent", authorization="{basic}",',
+            f'                         username="{demo.id}", password="{demo.secret}")',
+        ]
+    if sample or demo is not None:
+        lines.append(f"  curl -s {url}/_mock/inbox")
     return "\n".join(lines)
 
 
@@ -152,6 +179,7 @@ def validate(paths: tuple[str, ...]) -> None:
             click.echo(str(exc), err=True)
             continue
         accounts = (document.get("bithuman") or {}).get("accounts", [])
-        click.echo(f"{path}: ok ({len(accounts)} bitHuman accounts)")
+        customers = (document.get("agora") or {}).get("customers", [])
+        click.echo(f"{path}: ok ({len(accounts)} bitHuman accounts, {len(customers)} Agora customers)")
     if failed:
         sys.exit(1)

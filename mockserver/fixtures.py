@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -69,10 +70,11 @@ def check_document(document: Any, source: str = "<fixture>", tree: yaml.Node | N
     problems = [(_place(tree, list(e.instance_path)), e.message) for e in _validator().iter_errors(document)]
     if problems:
         raise FixtureError(source, problems)
+    where: list[str | int]
     seen_secrets: dict[str, str] = {}
     seen_accounts: set[str] = set()
     for i, account in enumerate((document.get("bithuman") or {}).get("accounts", [])):
-        where: list[str | int] = ["bithuman", "accounts", i]
+        where = ["bithuman", "accounts", i]
         if account["id"] in seen_accounts:
             problems.append((_place(tree, [*where, "id"]), f"account id {account['id']!r} is used twice"))
         seen_accounts.add(account["id"])
@@ -92,6 +94,29 @@ def check_document(document: Any, source: str = "<fixture>", tree: yaml.Node | N
             rooms = [r if isinstance(r, str) else r["id"] for r in agent.get("rooms", [])]
             for dup in sorted({r for r in rooms if rooms.count(r) > 1}):
                 problems.append((_place(tree, [*where, "agents", k, "rooms"]), f"room {dup!r} is listed twice"))
+    seen_appids: dict[str, str] = {}
+    seen_customers: set[str] = set()
+    for i, customer in enumerate((document.get("agora") or {}).get("customers", [])):
+        where = ["agora", "customers", i]
+        if customer["id"] in seen_customers:
+            problems.append((_place(tree, [*where, "id"]), f"customer id {customer['id']!r} is used twice"))
+        seen_customers.add(customer["id"])
+        for j, project in enumerate(customer.get("projects", [])):
+            if project["appid"] in seen_appids:
+                problems.append(
+                    (
+                        _place(tree, [*where, "projects", j, "appid"]),
+                        f"App ID already used by {seen_appids[project['appid']]!r}",
+                    )
+                )
+            seen_appids[project["appid"]] = customer["id"]
+            for k, rule in enumerate(project.get("responder", [])):
+                try:
+                    re.compile(rule["match"])
+                except re.error as exc:
+                    problems.append(
+                        (_place(tree, [*where, "projects", j, "responder", k, "match"]), f"not a regex: {exc}")
+                    )
     if problems:
         raise FixtureError(source, problems)
     return document

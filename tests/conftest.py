@@ -111,3 +111,7 @@ def live() -> Iterator[MockServer]:
 def live_reset(live: MockServer) -> MockServer:
     live.world.reset()
     return live
+
+
+# The Agora fixtures (a live mock per module, a fresh customer per test) live beside their helpers.
+from .agora_support import agora_server, tenant  # noqa: E402, F401

@@ -15,7 +15,7 @@ SPEAK = "/v1/agent/{code}/speak"
 def test_health_and_version(client: TestClient) -> None:
     health = client.get("/_mock/health").json()
     assert health["status"] == "ok" and health["version"] == __version__
-    assert health["tenants"] == 2
+    assert health["tenants"] == 3
     version = client.get("/_mock/version").json()
     assert version == {"version": __version__, "contract_version": load_spec().document["info"]["version"]}
 
@@ -91,7 +91,7 @@ def test_reset_everything_and_one_tenant(client: TestClient, world: World) -> No
     assert world.inbox.query(tenant="demo") == []
     assert world.bithuman.get_agent("demo", "A12345678").rooms["room_1"].active
     r = client.post("/_mock/reset")
-    assert r.json() == {"reset": "all", "tenants": ["demo", "demo-legacy"]}
+    assert r.json() == {"reset": "all", "tenants": ["demo", "demo-customer-id", "demo-legacy"]}
     assert client.post("/_mock/reset", json={"tenant": "ghost"}).status_code == 404
 
 

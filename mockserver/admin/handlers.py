@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -13,11 +14,24 @@ from ..api.base import Call, json_response
 from ..fixtures import FixtureError, check_document
 from ..spec import load_spec
 from ..world import World
+from ..world.agora import AgoraAgent, Customer
 from ..world.bithuman import Account
 from ..world.errors import DomainError
 
 __all__ = [
     "advance_clock",
+    "agora_user_joins",
+    "agora_user_leaves",
+    "agora_user_says",
+    "create_agora_customer",
+    "create_agora_project",
+    "delete_agora_customer",
+    "fail_agora_agent",
+    "get_agora_agent_state",
+    "get_agora_customer",
+    "get_agora_project",
+    "list_agora_customers",
+    "update_agora_project",
     "clear_inbox",
     "close_bithuman_room",
     "create_bithuman_account",
@@ -172,6 +186,99 @@ def close_bithuman_room(call: Call) -> Response:
     path = call.path
     room = call.world.bithuman.close_room(path["account_id"], path["agent_code"], path["room_id"])
     return json_response(room.to_dict())
+
+
+# -- Agora arrangement ---------------------------------------------------------------------------
+
+
+def _customer(customer: Customer) -> dict[str, Any]:
+    basic = base64.b64encode(f"{customer.id}:{customer.secret}".encode()).decode()
+    return {**customer.to_dict(), "basic_authorization": f"Basic {basic}"}
+
+
+def _agent_state(agent: AgoraAgent, **extra: Any) -> dict[str, Any]:
+    conv = agent.conversation
+
+    def activity(a: Any) -> dict[str, Any]:
+        return {
+            "kind": a.kind,
+            "text": a.text,
+            "source": a.source,
+            "start": a.start,
+            "end": a.end,
+            "interruptable": a.interruptable,
+            "turn_id": a.turn.turn_id,
+        }
+
+    return {
+        "agent_id": agent.agent_id,
+        "appid": agent.appid,
+        "name": agent.name,
+        "channel": agent.channel,
+        "status": conv.status,
+        "state": conv.state,
+        "current": activity(conv.current) if conv.current is not None else None,
+        "queue": [activity(a) for a in conv.queue],
+        "users_present": conv.users_present,
+        "idle_timeout": conv.idle_timeout,
+        "message": conv.message,
+        **extra,
+    }
+
+
+def list_agora_customers(call: Call) -> Response:
+    with call.world.lock:
+        return json_response([_customer(c) for c in call.world.agora.customers.values()])
+
+
+def create_agora_customer(call: Call) -> Response:
+    body = call.body or {}
+    customer = call.world.agora.create_customer(body.get("id"), body.get("secret"), body.get("projects"))
+    return json_response(_customer(customer), 201)
+
+
+def get_agora_customer(call: Call) -> Response:
+    return json_response(_customer(call.world.agora.get_customer(call.path["customer_id"])))
+
+
+def delete_agora_customer(call: Call) -> Response:
+    call.world.agora.delete_customer(call.path["customer_id"])
+    return _no_content()
+
+
+def create_agora_project(call: Call) -> Response:
+    project = call.world.agora.create_project(call.path["customer_id"], **(call.body or {}))
+    return json_response(project.to_dict(), 201)
+
+
+def get_agora_project(call: Call) -> Response:
+    return json_response(call.world.agora.get_project(call.path["appid"]).to_dict())
+
+
+def update_agora_project(call: Call) -> Response:
+    return json_response(call.world.agora.update_project(call.path["appid"], call.body).to_dict())
+
+
+def get_agora_agent_state(call: Call) -> Response:
+    return json_response(_agent_state(call.world.agora.agent(call.path["appid"], call.path["agent_id"])))
+
+
+def agora_user_joins(call: Call) -> Response:
+    return json_response(_agent_state(call.world.agora.user_joins(call.path["appid"], call.path["agent_id"])))
+
+
+def agora_user_leaves(call: Call) -> Response:
+    return json_response(_agent_state(call.world.agora.user_leaves(call.path["appid"], call.path["agent_id"])))
+
+
+def agora_user_says(call: Call) -> Response:
+    agent, outcome = call.world.agora.user_says(call.path["appid"], call.path["agent_id"], call.body["text"])
+    return json_response(_agent_state(agent, outcome=outcome))
+
+
+def fail_agora_agent(call: Call) -> Response:
+    message = (call.body or {}).get("message") or "failed on request of the control plane"
+    return json_response(_agent_state(call.world.agora.fail_agent(call.path["appid"], call.path["agent_id"], message)))
 
 
 # -- inbox and clock -----------------------------------------------------------------------------

@@ -1,15 +1,19 @@
-"""Agora Conversational AI Engine REST v2, agent operations: the ``{detail, reason}`` envelope.
+"""Agora Conversational AI Engine REST v2, agent operations: thin handlers and the
+``{detail, reason}`` envelope (api-facts §2.2-2.8).
 
-The agents' behaviour is not simulated yet: each operation validates its request against the
-contract and then answers a vendor-style 501 ``NotImplemented``, so callers see at once what
-is missing instead of a fake success.
+Every 2xx carries a JSON object, since the official SDK parses the body of every operation but
+``leave`` (an empty 200 makes it raise).
 """
 
 from __future__ import annotations
 
+import itertools
+from typing import Any
+
 from starlette.responses import Response
 
 from ..world import World
+from ..world.agora import AgoraAgent, Principal, Project
 from ..world.errors import DomainError
 from .base import Call, Family, json_response
 
@@ -34,18 +38,30 @@ _ERRORS: dict[str, tuple[int, str]] = {
     "missing_field": (400, "MissingRequiredField"),
     "invalid_field": (400, "InvalidFieldValue"),
     "invalid": (400, "InvalidFieldValue"),
+    # 401 has no documented reason; InvalidPermission is the nearest of the SDK's values.
     "unauthorized": (401, "InvalidPermission"),
     "missing_auth": (401, "InvalidPermission"),
+    "forbidden": (403, "InvalidPermission"),
     "not_found": (404, "TaskNotFound"),
     # An unknown route has no documented reason; the pre-v2.7 catch-all is the least misleading.
     "route_not_found": (404, "InvalidRequest"),
     "method_not_allowed": (405, "InvalidRequest"),
     "conflict": (409, "TaskConflict"),
     "payload_too_large": (413, "InvalidRequestBody"),
+    "concurrency_limit": (422, "ConcurrencyLimitExceeded"),
     "rate_limited": (429, "ResourceQuotaLimitExceeded"),
     "internal": (500, "InternalError"),
     "not_implemented": (501, "NotImplemented"),
 }
+
+
+def authenticate(call: Call) -> None:
+    """Shared by the agent and telephony families: who calls, and which project the path names."""
+    principal = call.world.agora.authenticate(call.request.headers.get("authorization"))
+    call.principal = principal
+    appid = call.path.get("appid")
+    if appid is not None:
+        call.project = call.world.agora.project_for(principal, appid)
 
 
 class AgoraFamily(Family):
@@ -53,21 +69,146 @@ class AgoraFamily(Family):
 
     def __init__(self, world: World) -> None:
         self.world = world
+        self._request_ids = itertools.count(1)
+
+    def authenticate(self, call: Call) -> None:
+        authenticate(call)
 
     def render(self, error: DomainError, call: Call | None) -> Response:
         status, reason = _ERRORS.get(error.code, _ERRORS["internal"])
-        return json_response({"detail": error.message, "reason": reason}, status)
+        body: dict[str, Any] = {"detail": error.message, "reason": reason}
+        if status == 409 and "agent_id" in error.details:
+            body["agent_id"] = error.details["agent_id"]  # the already-started agent (§2.8)
+        return json_response(body, status)
 
 
-def not_built(call: Call) -> Response:
-    """The operation exists in the contract but its behaviour is not simulated yet."""
-    op = call.operation
-    raise DomainError(
-        "not_implemented",
-        f"{op.method} {op.path} ({op.operation_id}) is in the contract but not simulated by this "
-        "version of the mock yet; the request itself was valid",
+def _project(call: Call) -> Project:
+    project: Project = call.project
+    return project
+
+
+def _action_reply(call: Call, agent: AgoraAgent) -> Response:
+    return json_response(
+        {"agent_id": agent.agent_id, "channel": agent.channel, "start_ts": int(call.world.clock.now())}
     )
 
 
-start_agent = list_agents = get_agent = get_agent_history = get_agent_turns = not_built
-stop_agent = update_agent = speak_agent = interrupt_agent = think_agent = not_built
+def _status(agent: AgoraAgent, call: Call) -> Response:
+    return json_response(
+        {"agent_id": agent.agent_id, "create_ts": int(agent.created), "status": agent.conversation.status}
+    )
+
+
+def start_agent(call: Call) -> Response:
+    """POST …/projects/{appid}/join"""
+    principal: Principal = call.principal
+    agent = call.world.agora.start_agent(principal, _project(call), call.body)
+    return _status(agent, call)
+
+
+def list_agents(call: Call) -> Response:
+    """GET …/projects/{appid}/agents"""
+    page, cursor, total = call.world.agora.list_agents(_project(call), call.query)
+    items = [
+        {
+            "start_ts": int(a.created),
+            "status": a.conversation.status,
+            "agent_id": a.agent_id,
+            "name": a.name,
+            "channel": a.channel,
+        }
+        for a in page
+    ]
+    return json_response(
+        {"data": {"count": len(items), "list": items}, "meta": {"cursor": cursor, "total": total}, "status": "ok"}
+    )
+
+
+def get_agent(call: Call) -> Response:
+    """GET …/agents/{agent_id}"""
+    agent = call.world.agora.get_agent(_project(call), call.path["agent_id"])
+    conv = agent.conversation
+    return json_response(
+        {
+            "message": conv.message,
+            "start_ts": int(agent.created),
+            "stop_ts": conv.stop_ts(),
+            "status": conv.status,
+            "name": agent.name,
+            "agent_id": agent.agent_id,
+        }
+    )
+
+
+def get_agent_history(call: Call) -> Response:
+    """GET …/agents/{agent_id}/history"""
+    agent = call.world.agora.get_agent_history(_project(call), call.path["agent_id"])
+    return json_response(
+        {
+            "agent_id": agent.agent_id,
+            "start_ts": int(agent.created),
+            "status": "RUNNING",
+            "contents": list(agent.conversation.history),
+        }
+    )
+
+
+def get_agent_turns(call: Call) -> Response:
+    """GET …/agents/{agent_id}/turns"""
+    agent = call.world.agora.get_agent_turns(_project(call), call.path["agent_id"])
+    page_index = call.query.get("page_index", 1)
+    turns, total_pages = agent.conversation.turns_page(page_index, call.query.get("page_size", 50))
+    return json_response(
+        {
+            "agent_id": agent.agent_id,
+            "name": agent.name,
+            "channel": agent.channel,
+            "total_turn_count": len(agent.conversation.turns),
+            "pagination": {
+                "page_index": page_index,
+                "total_pages": total_pages,
+                "is_last_page": page_index >= total_pages,
+            },
+            "turns": [t.to_dict(agent.agent_id, agent.channel) for t in turns],
+        }
+    )
+
+
+def stop_agent(call: Call) -> Response:
+    """POST …/agents/{agent_id}/leave: stops asynchronously (STOPPING, then STOPPED)."""
+    call.world.agora.stop_agent(_project(call), call.path["agent_id"])
+    return json_response({})
+
+
+def update_agent(call: Call) -> Response:
+    """POST …/agents/{agent_id}/update"""
+    agent = call.world.agora.update_agent(
+        _project(call), call.path["agent_id"], (call.body or {}).get("properties") or {}
+    )
+    return _status(agent, call)
+
+
+def speak_agent(call: Call) -> Response:
+    """POST …/agents/{agent_id}/speak"""
+    body = call.body
+    interruptable = body.get("interruptable")
+    agent, _ = call.world.agora.speak_agent(
+        _project(call),
+        call.path["agent_id"],
+        body["text"],
+        body.get("priority") or "INTERRUPT",
+        True if interruptable is None else interruptable,
+    )
+    return _action_reply(call, agent)
+
+
+def interrupt_agent(call: Call) -> Response:
+    """POST …/agents/{agent_id}/interrupt"""
+    agent = call.world.agora.interrupt_agent(_project(call), call.path["agent_id"])
+    return _action_reply(call, agent)
+
+
+def think_agent(call: Call) -> Response:
+    """POST …/agents/{agent_id}/think"""
+    agent, _ = call.world.agora.think_agent(_project(call), call.path["agent_id"], call.body)
+    return _action_reply(call, agent)

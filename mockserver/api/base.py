@@ -41,6 +41,7 @@ class Call:
     query: dict[str, Any] = field(default_factory=dict)
     body: Any = None
     principal: Any = None  # what the family authenticated (an account, a customer, ...)
+    project: Any = None  # the Agora project the path's appid names, once authorised
     headers: dict[str, str] = field(default_factory=dict)  # added to the response, error or not
 
 

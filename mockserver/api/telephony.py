@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from ..world import World
 from ..world.errors import DomainError
-from .agora import not_built
+from .agora import authenticate
 from .base import Call, Family, json_response
 
 __all__ = [
@@ -34,6 +34,7 @@ _ERRORS: dict[str, tuple[int, str]] = {
     "invalid": (422, "unprocessable_content"),
     "invalid_phone_format": (400, "invalid_phone_format"),
     "unauthorized": (401, "unauthorized"),
+    "forbidden": (401, "unauthorized"),
     "missing_auth": (401, "unauthorized"),
     "not_found": (404, "not_found"),
     "route_not_found": (404, "not_found"),
@@ -52,9 +53,22 @@ class TelephonyFamily(Family):
     def __init__(self, world: World) -> None:
         self.world = world
 
+    def authenticate(self, call: Call) -> None:
+        authenticate(call)
+
     def render(self, error: DomainError, call: Call | None) -> Response:
         status, error_type = _ERRORS.get(error.code, _ERRORS["internal"])
         return json_response({"error_type": error_type, "description": error.message}, status)
+
+
+def not_built(call: Call) -> Response:
+    """The operation exists in the contract but its behaviour is not simulated yet."""
+    op = call.operation
+    raise DomainError(
+        "not_implemented",
+        f"{op.method} {op.path} ({op.operation_id}) is in the contract but not simulated by this "
+        "version of the mock yet; the request itself was valid",
+    )
 
 
 list_calls = start_call = get_call = hangup_call = not_built

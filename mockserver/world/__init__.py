@@ -11,6 +11,7 @@ import threading
 from datetime import datetime
 from typing import Any
 
+from .agora import AgoraWorld
 from .bithuman import DIALECTS, BitHumanWorld
 from .clock import Clock
 from .errors import DomainError
@@ -44,6 +45,7 @@ class World:
         self.ids = Ids(seed)
         self.inbox = Inbox(inbox_limit)
         self.bithuman = BitHumanWorld(self, bithuman_dialect)
+        self.agora = AgoraWorld(self)
         # Fixture documents applied at start-up; ``reset`` goes back to them.
         self._boot: list[dict[str, Any]] = []
 
@@ -82,6 +84,11 @@ class World:
                 replace=True,
             )
             tenants.append(spec["id"])
+        for spec in (document.get("agora") or {}).get("customers", ()):
+            if only_tenant is not None and spec["id"] != only_tenant:
+                continue
+            self.agora.create_customer(spec["id"], spec["secret"], spec.get("projects", []), replace=True)
+            tenants.append(spec["id"])
         return tenants
 
     # -- reset ---------------------------------------------------------------------------------
@@ -108,6 +115,8 @@ class World:
                 raise DomainError("not_found", f"no tenant {tenant!r}", tenant=tenant)
             if tenant in self.bithuman.accounts:
                 self.bithuman.delete_account(tenant)
+            if tenant in self.agora.customers:
+                self.agora.delete_customer(tenant)
             self.inbox.clear(tenant)
             for document in self._boot:
                 self._apply(document, only_tenant=tenant)
@@ -116,12 +125,15 @@ class World:
         """Drop every tenant and event (the clock and ids are left as they are)."""
         with self.lock:
             self.bithuman.clear()
+            self.agora.clear()
             self.inbox.clear()
 
     def tenants(self) -> dict[str, str]:
         """Tenant id -> vendor, for every tenant that exists now."""
         with self.lock:
-            return {account_id: "bithuman" for account_id in self.bithuman.accounts}
+            tenants = {account_id: "bithuman" for account_id in self.bithuman.accounts}
+            tenants.update({customer_id: "agora" for customer_id in self.agora.customers})
+            return tenants
 
 
 def _timestamp(value: Any) -> float:

@@ -1,0 +1,627 @@
+"""Agora Conversational AI Engine v2: customers, projects and agents (api-facts §2).
+
+A customer (customer id + secret, HTTP Basic) owns projects (appid). Agents belong to a project
+and live on the mock clock (see ``conversation.py``). A request authenticated with an
+``agora token=`` AccessToken2 is tied to the project whose App ID the token carries.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import re
+import struct
+import threading
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .conversation import STATUS_CODES, Conversation
+from .errors import DomainError
+
+if TYPE_CHECKING:
+    from . import World
+
+__all__ = ["AgoraAgent", "AgoraWorld", "Customer", "Principal", "Project", "ResponderRule", "parse_access_token"]
+
+VENDOR = "agora"
+LIVE = ("STARTING", "RUNNING", "STOPPING")
+STOPPED_KEPT = 500  # stopped agents kept per project for get/turns (oldest forgotten first)
+TURNS_KEPT_S = 7 * 24 * 3600  # turns of a finished session stay readable for 7 days
+DEFAULT_ACTIONS = {"listening": "interrupt", "thinking": "interrupt", "speaking": "ignore"}  # v2.7+
+
+
+def _digest(secret: str) -> bytes:
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).digest()
+
+
+@dataclass(slots=True)
+class ResponderRule:
+    """A scripted LLM rule: if ``match`` (a case-insensitive regex) is found, reply ``reply``."""
+
+    match: str
+    reply: str
+    pattern: re.Pattern[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        try:
+            self.pattern = re.compile(self.match, re.IGNORECASE)
+        except re.error as exc:
+            raise DomainError("invalid", f"responder match {self.match!r} is not a valid regex: {exc}") from None
+
+    def to_dict(self) -> dict[str, str]:
+        return {"match": self.match, "reply": self.reply}
+
+
+@dataclass(slots=True)
+class AgoraAgent:
+    agent_id: str
+    name: str
+    appid: str
+    channel: str
+    properties: dict[str, Any]
+    conversation: Conversation
+    created: float
+    preset: str | None = None
+    pipeline_id: str | None = None
+
+    @property
+    def mllm(self) -> bool:
+        props = self.properties
+        return bool((props.get("mllm") or {}).get("enable")) or bool(
+            (props.get("advanced_features") or {}).get("enable_mllm")
+        )
+
+
+@dataclass(slots=True)
+class Project:
+    appid: str
+    customer_id: str
+    app_certificate: str | None = None
+    tokens: list[str] = field(default_factory=list)
+    concurrency_limit: int | None = None
+    startup_delay: float = 0.0
+    responder: list[ResponderRule] = field(default_factory=list)
+    agents: dict[str, AgoraAgent] = field(default_factory=dict)
+
+    def reply_to(self, text: str) -> str:
+        for rule in self.responder:
+            if rule.pattern.search(text):
+                return rule.reply.replace("{text}", text)
+        return text  # echo by default
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "appid": self.appid,
+            "customer_id": self.customer_id,
+            "app_certificate": self.app_certificate,
+            "tokens": list(self.tokens),
+            "concurrency_limit": self.concurrency_limit,
+            "startup_delay": self.startup_delay,
+            "responder": [r.to_dict() for r in self.responder],
+            "agents": len(self.agents),
+        }
+
+
+@dataclass(slots=True)
+class Customer:
+    id: str
+    secret: str
+    projects: dict[str, Project] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "secret": self.secret, "projects": [p.to_dict() for p in self.projects.values()]}
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: a customer (Basic), or one project of a customer (token)."""
+
+    customer: Customer
+    project: Project | None = None  # set when authenticated by an AccessToken2
+    token_channel: str | None = None
+
+
+def parse_access_token(token: str) -> dict[str, Any]:
+    """Decode an AccessToken2 (``007`` + base64(zlib(signature, app id, times, services))).
+
+    Returns the app id, issue time, expiry, salt, signature, the signed bytes and the RTC channel.
+    Raises ``ValueError`` when the text is not an AccessToken2.
+    """
+    if not token.startswith("007"):
+        raise ValueError("not an AccessToken2 (it does not start with 007)")
+    try:
+        raw = zlib.decompress(base64.b64decode(token[3:], validate=True))
+        (sig_len,) = struct.unpack_from("<H", raw, 0)
+        signature = raw[2 : 2 + sig_len]
+        info = raw[2 + sig_len :]
+        (app_len,) = struct.unpack_from("<H", info, 0)
+        app_id = info[2 : 2 + app_len].decode("utf-8")
+        issue_ts, expire, salt, n_services = struct.unpack_from("<IIIH", info, 2 + app_len)
+        offset = 2 + app_len + 14
+        channel = None
+        for _ in range(n_services):
+            (service,) = struct.unpack_from("<H", info, offset)
+            (n_priv,) = struct.unpack_from("<H", info, offset + 2)
+            offset += 4 + n_priv * 6
+            if service == 1:  # RTC: channel name, account
+                (n,) = struct.unpack_from("<H", info, offset)
+                channel = info[offset + 2 : offset + 2 + n].decode("utf-8")
+                offset += 2 + n
+                (n,) = struct.unpack_from("<H", info, offset)
+                offset += 2 + n
+            elif service == 2:  # RTM: user id
+                (n,) = struct.unpack_from("<H", info, offset)
+                offset += 2 + n
+            else:
+                break
+    except (binascii.Error, zlib.error, struct.error, UnicodeDecodeError, ValueError) as exc:
+        raise ValueError(f"not a readable AccessToken2 ({exc.__class__.__name__})") from None
+    return {
+        "app_id": app_id,
+        "issue_ts": issue_ts,
+        "expire": expire,
+        "salt": salt,
+        "signature": signature,
+        "info": info,
+        "channel": channel,
+    }
+
+
+def _token_signature(certificate: str, token: dict[str, Any]) -> bytes:
+    signing = hmac.new(struct.pack("<I", token["issue_ts"]), certificate.encode(), hashlib.sha256).digest()
+    signing = hmac.new(struct.pack("<I", token["salt"]), signing, hashlib.sha256).digest()
+    return hmac.new(signing, token["info"], hashlib.sha256).digest()
+
+
+class AgoraWorld:
+    """The Agora part of the world. Methods named after operations are the API's behaviour."""
+
+    def __init__(self, world: World) -> None:
+        self._world = world
+        self._lock: threading.RLock = world.lock
+        self.customers: dict[str, Customer] = {}
+        self.projects: dict[str, Project] = {}  # appid -> project, across customers
+
+    # -- authentication ------------------------------------------------------------------------
+
+    def authenticate(self, authorization: str | None) -> Principal:
+        """Basic ``customer_id:secret``, or ``agora token=<AccessToken2>``; anything else is 401."""
+        if not authorization or not authorization.strip():
+            raise DomainError("missing_auth", "Missing Authorization header: use Basic auth or 'agora token=<token>'")
+        scheme, _, value = authorization.strip().partition(" ")
+        if scheme.lower() == "basic":
+            return Principal(self._basic(value.strip()))
+        if scheme.lower() == "agora" and value.strip().lower().startswith("token="):
+            return self._token(value.strip()[6:])
+        raise DomainError("unauthorized", "Unsupported Authorization scheme: use Basic auth or 'agora token=<token>'")
+
+    def _basic(self, value: str) -> Customer:
+        try:
+            customer_id, sep, secret = base64.b64decode(value, validate=True).decode("utf-8").partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            raise DomainError("unauthorized", "Malformed Basic credentials") from None
+        with self._lock:
+            customer = self.customers.get(customer_id)
+        ok = customer is not None and sep == ":" and hmac.compare_digest(_digest(secret), _digest(customer.secret))
+        if not ok or customer is None:
+            raise DomainError("unauthorized", "Invalid customer ID or customer secret")
+        return customer
+
+    def _token(self, token: str) -> Principal:
+        with self._lock:
+            static = next(
+                (p for p in self.projects.values() if any(hmac.compare_digest(token, t) for t in p.tokens)), None
+            )
+        if static is not None:
+            return Principal(self.customers[static.customer_id], static)
+        try:
+            parsed = parse_access_token(token)
+        except ValueError as exc:
+            raise DomainError("unauthorized", f"Invalid token: {exc}") from None
+        with self._lock:
+            project = self.projects.get(parsed["app_id"])
+        if project is None:
+            raise DomainError("unauthorized", "Invalid token: its App ID is not a project of this mock")
+        if project.app_certificate is not None and not hmac.compare_digest(
+            _token_signature(project.app_certificate, parsed), parsed["signature"]
+        ):
+            raise DomainError("unauthorized", "Invalid token: the signature does not match the App Certificate")
+        if self._world.clock.now() > parsed["issue_ts"] + parsed["expire"]:
+            raise DomainError("unauthorized", "Invalid token: it has expired")
+        return Principal(self.customers[project.customer_id], project, parsed["channel"])
+
+    def project_for(self, principal: Principal, appid: str) -> Project:
+        """The project ``appid`` if the caller may use it.
+
+        Our choice (the vendor documents none): an appid that is not a project of the customer is
+        403 ``InvalidPermission``; a token for another project is 401.
+        """
+        if principal.project is not None:
+            if principal.project.appid != appid:
+                raise DomainError("unauthorized", f"The token was issued for another App ID, not {appid!r}")
+            return principal.project
+        project = principal.customer.projects.get(appid)
+        if project is None:
+            raise DomainError("forbidden", f"App ID {appid!r} is not a project of this customer")
+        return project
+
+    # -- the agent API ---------------------------------------------------------------------------
+
+    def _agent(self, project: Project, agent_id: str, *, running: bool = True) -> AgoraAgent:
+        agent = project.agents.get(agent_id)
+        if agent is None:
+            raise DomainError("not_found", f"agent {agent_id} not found", agent_id=agent_id)
+        agent.conversation.advance(self._world.clock.now())
+        status = agent.conversation.status
+        if running and status != "RUNNING":
+            raise DomainError("not_found", f"agent {agent_id} is {status}, not RUNNING", agent_id=agent_id)
+        return agent
+
+    def _emit(self, project: Project, agent_id: str, channel: str) -> Callable[..., int]:
+        def emit(
+            *, kind: str, text: str, outcome: str, time: float, data: dict[str, Any] | None = None, operation: str = ""
+        ) -> int:
+            event = self._world.inbox.record(
+                time=time,
+                vendor=VENDOR,
+                tenant=project.customer_id,
+                agent=agent_id,
+                room=channel,
+                kind=kind,
+                text=text,
+                operation=operation,
+                outcome=outcome,
+                data={"appid": project.appid, **(data or {})},
+            )
+            return event.id
+
+        return emit
+
+    def start_agent(self, principal: Principal, project: Project, body: dict[str, Any]) -> AgoraAgent:
+        """``join``: validate the rules the schema cannot say, then start an agent."""
+        props = body["properties"]
+        _check_modules(body)
+        _check_uids(props)
+        if principal.token_channel is not None and principal.token_channel != props["channel"]:
+            raise DomainError(
+                "unauthorized",
+                f"The token was issued for channel {principal.token_channel!r}, not {props['channel']!r}",
+            )
+        with self._lock:
+            now = self._world.clock.now()
+            live = [a for a in project.agents.values() if _advanced(a, now).conversation.live]
+            clash = next((a for a in live if a.name == body["name"]), None)
+            if clash is not None:
+                raise DomainError("conflict", f"agent name {body['name']!r} is already in use", agent_id=clash.agent_id)
+            uid = props["agent_rtc_uid"]
+            if uid != "0" and any(a.channel == props["channel"] and a.properties["agent_rtc_uid"] == uid for a in live):
+                raise DomainError("conflict", f"agent_rtc_uid {uid!r} is already used in channel {props['channel']!r}")
+            if project.concurrency_limit is not None and len(live) >= project.concurrency_limit:
+                raise DomainError(
+                    "concurrency_limit",
+                    f"project {project.appid} already runs {len(live)} agents (limit {project.concurrency_limit})",
+                )
+            agent_id = "1NT29X" + self._world.ids.token("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", 19)
+            llm = props.get("llm") or {}
+            mllm = props.get("mllm") or {}
+            conversation = Conversation(
+                start=now,
+                startup_delay=project.startup_delay,
+                idle_timeout=int(props.get("idle_timeout", 30)),
+                max_history=int(llm.get("max_history") or mllm.get("max_history") or 32),
+                greeting=llm.get("greeting_message") or mllm.get("greeting_message"),
+                responder=project.reply_to,
+                emit=self._emit(project, agent_id, props["channel"]),
+                custom_llm=llm.get("vendor") == "custom",
+            )
+            agent = AgoraAgent(
+                agent_id,
+                body["name"],
+                project.appid,
+                props["channel"],
+                props,
+                conversation,
+                now,
+                body.get("preset"),
+                body.get("pipeline_id"),
+            )
+            project.agents[agent_id] = agent
+            conversation.emit(
+                kind="lifecycle",
+                text="STARTING",
+                outcome="STARTING",
+                time=now,
+                data={"name": agent.name},
+                operation="start_agent",
+            )
+            conversation.advance(now)
+            self._forget_old(project, now)
+            return agent
+
+    def _forget_old(self, project: Project, now: float) -> None:
+        finished = [a for a in project.agents.values() if not a.conversation.live]
+        for agent in finished[: max(0, len(finished) - STOPPED_KEPT)]:
+            del project.agents[agent.agent_id]
+
+    def list_agents(self, project: Project, query: dict[str, Any]) -> tuple[list[AgoraAgent], str, int]:
+        now = self._world.clock.now()
+        states = {int(s) for s in str(query.get("state", "2")).split(",")}
+        start = float(query.get("from_time", now - 2 * 3600))
+        end = float(query.get("to_time", now))
+        with self._lock:
+            found = [
+                a
+                for a in project.agents.values()
+                if STATUS_CODES[_advanced(a, now).conversation.status] in states
+                and start <= a.created <= end
+                and ("channel" not in query or a.channel == query["channel"])
+            ]
+        offset = 0
+        if query.get("cursor"):
+            ids = [a.agent_id for a in found]
+            if query["cursor"] not in ids:
+                raise DomainError(
+                    "invalid_field", f"cursor {query['cursor']!r} is not an agent of this listing", field="cursor"
+                )
+            offset = ids.index(query["cursor"])
+        limit = int(query.get("limit", 20))
+        page = found[offset : offset + limit]
+        following = found[offset + limit : offset + limit + 1]
+        return page, following[0].agent_id if following else "", len(found)
+
+    def get_agent(self, project: Project, agent_id: str) -> AgoraAgent:
+        with self._lock:
+            return self._agent(project, agent_id, running=False)
+
+    def get_agent_history(self, project: Project, agent_id: str) -> AgoraAgent:
+        with self._lock:
+            return self._agent(project, agent_id)
+
+    def get_agent_turns(self, project: Project, agent_id: str) -> AgoraAgent:
+        with self._lock:
+            agent = self._agent(project, agent_id, running=False)
+            stopped = agent.conversation.stopped_at
+            if not agent.conversation.live and stopped and self._world.clock.now() > stopped + TURNS_KEPT_S:
+                raise DomainError("not_found", f"agent {agent_id}: its turns are kept for 7 days", agent_id=agent_id)
+            return agent
+
+    def stop_agent(self, project: Project, agent_id: str) -> AgoraAgent:
+        with self._lock:
+            agent = self._agent(project, agent_id, running=False)
+            conv = agent.conversation
+            if conv.status in ("STOPPED", "FAILED"):
+                raise DomainError("not_found", f"agent {agent_id} has already exited", agent_id=agent_id)
+            if conv.status == "STOPPING" or conv.stop_at is not None:
+                return agent  # already on its way out
+            farewell = (agent.properties.get("parameters") or {}).get("farewell_config") or {}
+            graceful = float(farewell.get("graceful_timeout_seconds", 30)) if farewell.get("graceful_enabled") else None
+            conv.request_stop(self._world.clock.now(), graceful)
+            conv.advance(self._world.clock.now())
+            return agent
+
+    def update_agent(self, project: Project, agent_id: str, properties: dict[str, Any]) -> AgoraAgent:
+        with self._lock:
+            agent = self._agent(project, agent_id)
+            if "token" in properties:
+                agent.properties["token"] = properties["token"]
+            for module in ("llm", "mllm"):
+                changes = properties.get(module) or {}
+                stored = agent.properties.setdefault(module, {})
+                for key in ("system_messages", "params"):
+                    if key in changes:
+                        stored[key] = changes[key]  # replaced whole, as documented
+            agent.conversation.emit(
+                kind="update",
+                text="",
+                outcome="updated",
+                time=self._world.clock.now(),
+                data={"fields": sorted(properties)},
+                operation="update_agent",
+            )
+            return agent
+
+    def speak_agent(
+        self, project: Project, agent_id: str, text: str, priority: str, interruptable: bool
+    ) -> tuple[AgoraAgent, str]:
+        with self._lock:
+            agent = self._agent(project, agent_id)
+            if agent.mllm:
+                raise DomainError("invalid_field", "speak is not supported for agents that use mllm", field="text")
+            return agent, agent.conversation.speak(self._world.clock.now(), text, priority, interruptable)
+
+    def interrupt_agent(self, project: Project, agent_id: str) -> AgoraAgent:
+        with self._lock:
+            agent = self._agent(project, agent_id)
+            agent.conversation.interrupt(self._world.clock.now())
+            return agent
+
+    def think_agent(self, project: Project, agent_id: str, body: dict[str, Any]) -> tuple[AgoraAgent, str]:
+        actions = {
+            "listening": body.get("on_listening_action") or DEFAULT_ACTIONS["listening"],
+            "thinking": body.get("on_thinking_action") or DEFAULT_ACTIONS["thinking"],
+            "speaking": body.get("on_speaking_action") or DEFAULT_ACTIONS["speaking"],
+        }
+        interruptable = body.get("interruptable")
+        with self._lock:
+            agent = self._agent(project, agent_id)
+            outcome = agent.conversation.think(
+                self._world.clock.now(),
+                body["text"],
+                actions,
+                True if interruptable is None else interruptable,
+                body.get("metadata"),
+            )
+            return agent, outcome
+
+    # -- arrangement (control plane and fixtures) ----------------------------------------------
+
+    def clear(self) -> None:
+        with self._lock:
+            self.customers.clear()
+            self.projects.clear()
+
+    def create_customer(
+        self,
+        customer_id: str | None = None,
+        secret: str | None = None,
+        projects: list[dict[str, Any]] | None = None,
+        *,
+        replace: bool = False,
+    ) -> Customer:
+        ids = self._world.ids
+        with self._lock:
+            customer_id = customer_id or "cust_" + ids.token("0123456789abcdef", 16)
+            if customer_id in self.customers:
+                if not replace:
+                    raise DomainError("conflict", f"Agora customer {customer_id!r} already exists")
+                self.delete_customer(customer_id)
+            for spec in projects or ():
+                owner = self.projects.get(spec.get("appid", ""))
+                if owner is not None:
+                    raise DomainError("conflict", f"App ID {spec['appid']!r} already belongs to {owner.customer_id!r}")
+            customer = self.customers[customer_id] = Customer(customer_id, secret or ids.secret())
+            for spec in projects or ():
+                self.create_project(customer_id, **spec)
+            return customer
+
+    def delete_customer(self, customer_id: str) -> None:
+        with self._lock:
+            customer = self.get_customer(customer_id)
+            for appid in customer.projects:
+                self.projects.pop(appid, None)
+            del self.customers[customer_id]
+
+    def get_customer(self, customer_id: str) -> Customer:
+        with self._lock:
+            customer = self.customers.get(customer_id)
+        if customer is None:
+            raise DomainError("not_found", f"no Agora customer {customer_id!r}")
+        return customer
+
+    def create_project(
+        self,
+        customer_id: str,
+        appid: str | None = None,
+        app_certificate: str | None = None,
+        tokens: list[str] | None = None,
+        concurrency_limit: int | None = None,
+        startup_delay: float = 0.0,
+        responder: list[dict[str, str]] | None = None,
+    ) -> Project:
+        with self._lock:
+            customer = self.get_customer(customer_id)
+            appid = appid or self._world.ids.token("0123456789abcdef", 32)
+            if appid in self.projects:
+                raise DomainError("conflict", f"App ID {appid!r} already exists")
+            project = Project(
+                appid,
+                customer_id,
+                app_certificate,
+                list(tokens or ()),
+                concurrency_limit,
+                float(startup_delay),
+                [ResponderRule(r["match"], r["reply"]) for r in responder or ()],
+            )
+            customer.projects[appid] = project
+            self.projects[appid] = project
+            return project
+
+    def get_project(self, appid: str) -> Project:
+        with self._lock:
+            project = self.projects.get(appid)
+        if project is None:
+            raise DomainError("not_found", f"no Agora project {appid!r}")
+        return project
+
+    def update_project(self, appid: str, changes: dict[str, Any]) -> Project:
+        with self._lock:
+            project = self.get_project(appid)
+            if "concurrency_limit" in changes:
+                project.concurrency_limit = changes["concurrency_limit"]
+            if "startup_delay" in changes:
+                project.startup_delay = float(changes["startup_delay"])
+            if "responder" in changes:
+                project.responder = [ResponderRule(r["match"], r["reply"]) for r in changes["responder"] or ()]
+            if "tokens" in changes:
+                project.tokens = list(changes["tokens"] or ())
+            return project
+
+    def agent(self, appid: str, agent_id: str) -> AgoraAgent:
+        """An agent, brought up to the clock (for the control plane)."""
+        with self._lock:
+            return self._agent(self.get_project(appid), agent_id, running=False)
+
+    def user_joins(self, appid: str, agent_id: str) -> AgoraAgent:
+        with self._lock:
+            agent = self._agent(self.get_project(appid), agent_id, running=False)
+            agent.conversation.user_joins(self._world.clock.now())
+            return agent
+
+    def user_leaves(self, appid: str, agent_id: str) -> AgoraAgent:
+        with self._lock:
+            agent = self._agent(self.get_project(appid), agent_id, running=False)
+            agent.conversation.user_leaves(self._world.clock.now())
+            return agent
+
+    def user_says(self, appid: str, agent_id: str, text: str) -> tuple[AgoraAgent, str]:
+        with self._lock:
+            agent = self._agent(self.get_project(appid), agent_id)
+            interruption = agent.properties.get("interruption") or {}
+            strategy = (interruption.get("disabled_config") or {}).get("strategy", "append")
+            if interruption.get("enable") is False and agent.conversation.current is not None:
+                agent.conversation.current.interruptable = False
+            return agent, agent.conversation.user_says(self._world.clock.now(), text, strategy)
+
+    def fail_agent(self, appid: str, agent_id: str, message: str) -> AgoraAgent:
+        with self._lock:
+            agent = self._agent(self.get_project(appid), agent_id, running=False)
+            if not agent.conversation.live:
+                raise DomainError("conflict", f"agent {agent_id} has already exited")
+            agent.conversation.fail(self._world.clock.now(), message)
+            return agent
+
+
+def _advanced(agent: AgoraAgent, now: float) -> AgoraAgent:
+    agent.conversation.advance(now)
+    return agent
+
+
+def _check_modules(body: dict[str, Any]) -> None:
+    # api-facts §2.5.6 rule 3: llm (with url) and tts are required unless a preset, a pipeline or
+    # an MLLM replaces them.
+    props = body["properties"]
+    if body.get("pipeline_id") or body.get("preset"):
+        return
+    if (props.get("mllm") or {}).get("enable") or (props.get("advanced_features") or {}).get("enable_mllm"):
+        return
+    llm = props.get("llm")
+    if not llm:
+        raise DomainError(
+            "missing_field",
+            "Missing required field: properties.llm (or give preset, pipeline_id or mllm)",
+            field="properties.llm",
+        )
+    if not llm.get("url"):
+        raise DomainError("missing_field", "Missing required field: properties.llm.url", field="properties.llm.url")
+    if not props.get("tts"):
+        raise DomainError(
+            "missing_field",
+            "Missing required field: properties.tts (or give preset, pipeline_id or mllm)",
+            field="properties.tts",
+        )
+
+
+def _check_uids(props: dict[str, Any]) -> None:
+    if props.get("enable_string_uid"):
+        return
+    for uid in [props["agent_rtc_uid"], *props["remote_rtc_uids"]]:
+        if uid != "*" and not str(uid).isdigit():
+            raise DomainError(
+                "invalid_field",
+                f"Invalid value for uid {uid!r}: uids must be integer strings unless enable_string_uid is true",
+                field="properties.agent_rtc_uid",
+            )
