@@ -6,6 +6,7 @@ import base64
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,8 +15,7 @@ from agora_agent.client import Agora
 
 from mockserver import MockServer
 
-from .conftest import DEFAULT_FIXTURE
-
+DEFAULT_FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "default.yaml"
 T0 = 1_700_000_000.0
 _ids = itertools.count(1)
 
