@@ -215,3 +215,9 @@ def test_every_2xx_is_json_the_sdk_parses(tenant: Tenant) -> None:
     for path, method in [("interrupt", "POST"), ("leave", "POST")]:
         r = httpx.request(method, f"{tenant.base}/agents/{agent_id}/{path}", headers=tenant.auth)
         assert r.status_code == 200 and r.json() == ({} if path == "leave" else r.json())
+
+
+def test_an_unknown_cursor_is_an_empty_last_page(tenant: Tenant) -> None:
+    tenant.start()
+    page = tenant.sdk.agents.list(tenant.appid, cursor="1NT29XGONE")
+    assert page.items == [] and page.response.meta.cursor == "" and page.response.meta.total == 1

@@ -362,12 +362,10 @@ class AgoraWorld:
             ]
         offset = 0
         if query.get("cursor"):
+            # Our choice: a cursor that names no agent of this listing (expired, or from another
+            # filter) gives an empty last page rather than an error.
             ids = [a.agent_id for a in found]
-            if query["cursor"] not in ids:
-                raise DomainError(
-                    "invalid_field", f"cursor {query['cursor']!r} is not an agent of this listing", field="cursor"
-                )
-            offset = ids.index(query["cursor"])
+            offset = ids.index(query["cursor"]) if query["cursor"] in ids else len(found)
         limit = int(query.get("limit", 20))
         page = found[offset : offset + limit]
         following = found[offset + limit : offset + limit + 1]
