@@ -14,8 +14,11 @@ percentage of the bare endpoint's says how much the mock itself costs per reques
 that travels between machines better than raw requests/s. The mock server's RSS before and after
 shows that the inbox (a ring buffer) keeps memory flat under load.
 
-Run: ``.venv/bin/python bench/bench_speak.py [--duration 10] [--connections 32] [--threads 1]``.
-Needs wrk (``apt-get install wrk``).
+Each server gets ``--rounds`` measured runs, the servers alternating, and the table reports the
+median round: on a small shared machine one run can be off by a third either way.
+
+Run: ``.venv/bin/python bench/bench_speak.py [--duration 10] [--rounds 3] [--connections 32]
+[--threads 1] [--json PATH]``. Needs wrk (``apt-get install wrk``); exits 2 without it.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
 LUA = BENCH / "speak.lua"
 PATH = "/v1/agent/A12345678/speak"
 # The same request as speak.lua sends: the check before measuring must test what wrk will send.
@@ -54,10 +58,7 @@ EXPECTED = {
 # own "auto" choice, and it is the same for both servers, which is what makes the ratio fair.
 LOOP = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
 HTTP = "httptools" if importlib.util.find_spec("httptools") else "h11"
-UVICORN_FLAGS = [
-    "--workers", "1", "--loop", LOOP, "--http", HTTP,
-    "--no-access-log", "--log-level", "warning", "--lifespan", "off",
-]
+UVICORN_FLAGS = f"--workers 1 --loop {LOOP} --http {HTTP} --no-access-log --log-level warning --lifespan off".split()
 TARGETS = {"mock": "bench_speak:mock_app", "bare": "bare_app:create_app"}
 
 
@@ -160,8 +161,17 @@ def rss_kb(pid: int) -> int:
 
 
 def run_wrk(prefix: list[str], url: str, seconds: float, args: argparse.Namespace) -> WrkResult:
-    cmd = [*prefix, "wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{seconds:g}s",
-           "--latency", "-s", str(LUA), url]
+    cmd = [
+        *prefix,
+        "wrk",
+        f"-t{args.threads}",
+        f"-c{args.connections}",
+        f"-d{seconds:g}s",
+        "--latency",
+        "-s",
+        str(LUA),
+        url,
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"wrk failed ({done.returncode}):\n{done.stdout}{done.stderr}")
@@ -185,16 +195,25 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
 
 
+def median_run(runs: list[WrkResult]) -> WrkResult:
+    """The run with the median requests/s (the lower middle one for an even count)."""
+    return sorted(runs, key=lambda r: r.requests_per_s)[(len(runs) - 1) // 2]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=float, default=10, help="seconds of measured load per server")
-    parser.add_argument("--warmup", type=float, default=2, help="seconds of unmeasured load first")
+    parser.add_argument("--duration", type=float, default=10, help="seconds of measured load per server and round")
+    parser.add_argument("--rounds", type=int, default=3, help="measured runs per server, alternating servers")
+    parser.add_argument("--warmup", type=float, default=2, help="seconds of unmeasured load per server first")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=1, help="wrk threads")
-    parser.add_argument("--port-base", type=int, default=None,
-                        help="use ports N (mock) and N+1 (bare); default: two free ports")
+    parser.add_argument(
+        "--port-base", type=int, default=None, help="use ports N (mock) and N+1 (bare); default: two free ports"
+    )
     parser.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the figures here")
     args = parser.parse_args()
+    if args.rounds < 1 or args.duration <= 0 or args.connections < args.threads or args.threads < 1:
+        parser.error("need --rounds >= 1, --duration > 0 and --connections >= --threads >= 1")
 
     if shutil.which("wrk") is None:
         print("wrk is not installed: apt-get install wrk (Debian/Ubuntu)", file=sys.stderr)
@@ -211,53 +230,75 @@ def main() -> int:
         ports = {"mock": args.port_base, "bare": args.port_base + 1}
     else:
         ports = {name: free_port() for name in TARGETS}
+    urls = {name: f"http://127.0.0.1:{port}{PATH}" for name, port in ports.items()}
 
     procs: dict[str, subprocess.Popen[bytes]] = {}
-    results: dict[str, WrkResult] = {}
+    runs: dict[str, list[WrkResult]] = {name: [] for name in TARGETS}
     try:
         for name, target in TARGETS.items():
             # Both servers get the same command line but for the app: that is the fairness rule.
-            procs[name] = subprocess.Popen([
-                *server_prefix, sys.executable, "-m", "uvicorn", target, "--factory",
-                "--app-dir", str(BENCH), "--host", "127.0.0.1", "--port", str(ports[name]), *UVICORN_FLAGS,
-            ])
-        urls = {name: f"http://127.0.0.1:{port}{PATH}" for name, port in ports.items()}
+            command = [sys.executable, "-m", "uvicorn", target, "--factory", "--app-dir", str(BENCH)]
+            command += ["--host", "127.0.0.1", "--port", str(ports[name]), *UVICORN_FLAGS]
+            # From the repository root, so that `mockserver` imports from this source tree.
+            procs[name] = subprocess.Popen([*server_prefix, *command], cwd=REPO)
         for name, proc in procs.items():
             wait_until_up(name, proc, urls[name])
             check_answer(name, urls[name])
         rss_before = rss_kb(procs["mock"].pid)
-        for name in TARGETS:
-            if args.warmup > 0:
+        if args.warmup > 0:
+            for name in TARGETS:
                 run_wrk(wrk_prefix, urls[name], args.warmup, args)
-            print(f"measuring {name} for {args.duration:g} s ...", file=sys.stderr)
-            results[name] = run_wrk(wrk_prefix, urls[name], args.duration, args)
+        # Alternate the servers, and their order, round by round: on a shared machine the
+        # background load drifts, and this spreads the drift over both instead of one.
+        for i in range(args.rounds):
+            for name in list(TARGETS)[:: 1 if i % 2 == 0 else -1]:
+                print(f"round {i + 1}/{args.rounds}: {name} for {args.duration:g} s", file=sys.stderr)
+                runs[name].append(run_wrk(wrk_prefix, urls[name], args.duration, args))
         rss_after = rss_kb(procs["mock"].pid)
     finally:
         for proc in procs.values():
             stop(proc)
 
-    ratio = 100 * results["mock"].requests_per_s / results["bare"].requests_per_s
-    print(f"\nPOST {PATH}, wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s "
-          f"(after {args.warmup:g} s warm-up); nproc {ncpu}; uvicorn 1 worker, loop {LOOP}, http {HTTP}; "
-          + (f"server pinned to CPU {cpus[0]}, wrk to CPU {cpus[1]}" if pinned else "not pinned"))
+    medians = {name: median_run(r) for name, r in runs.items()}
+    ratio = 100 * medians["mock"].requests_per_s / medians["bare"].requests_per_s
+    per_round = [100 * m.requests_per_s / b.requests_per_s for m, b in zip(runs["mock"], runs["bare"], strict=True)]
+    print(
+        f"\nPOST {PATH}, wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s --latency, "
+        f"{args.rounds} round(s) per server after {args.warmup:g} s warm-up; nproc {ncpu}; "
+        f"uvicorn 1 worker, loop {LOOP}, http {HTTP}; "
+        + (f"server pinned to CPU {cpus[0]}, wrk to CPU {cpus[1]}" if pinned else "not pinned")
+    )
+    # req/s and latencies come from the median round; requests and errors are summed over all rounds.
     print(f"{'':6} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'requests':>10} {'errors':>7}")
-    for name, r in results.items():
-        print(f"{name:6} {r.requests_per_s:10.0f} {r.p50_ms:8.2f} {r.p99_ms:8.2f} "
-              f"{r.requests:10d} {r.errors:7d}")
-    print(f"mock/bare requests/s: {ratio:.1f}%")
-    print(f"mock RSS: {rss_before / 1024:.1f} MiB before, {rss_after / 1024:.1f} MiB after "
-          f"({(rss_after - rss_before) / 1024:+.1f} MiB)")
+    for name, m in medians.items():
+        total = sum(r.requests for r in runs[name])
+        errors = sum(r.errors for r in runs[name])
+        print(f"{name:6} {m.requests_per_s:10.0f} {m.p50_ms:8.2f} {m.p99_ms:8.2f} {total:10d} {errors:7d}")
+    print("(req/s, p50, p99: the median round; requests, errors: all rounds)")
+    print(f"mock/bare requests/s: {ratio:.1f}%  (per round: {', '.join(f'{r:.0f}%' for r in per_round)})")
+    print(
+        f"mock RSS: {rss_before / 1024:.1f} MiB before, {rss_after / 1024:.1f} MiB after "
+        f"({(rss_after - rss_before) / 1024:+.1f} MiB)"
+    )
 
     if args.json:
-        args.json.write_text(json.dumps({
+        figures = {
             "operation": f"POST {PATH}",
-            "duration_s": args.duration, "warmup_s": args.warmup,
-            "connections": args.connections, "wrk_threads": args.threads,
-            "nproc": ncpu, "pinned": pinned, "loop": LOOP, "http": HTTP,
-            **{name: {**asdict(r), "errors": r.errors} for name, r in results.items()},
+            "duration_s": args.duration,
+            "rounds": args.rounds,
+            "warmup_s": args.warmup,
+            "connections": args.connections,
+            "wrk_threads": args.threads,
+            "nproc": ncpu,
+            "pinned": pinned,
+            "loop": LOOP,
+            "http": HTTP,
+            **{name: {"median": asdict(medians[name]), "runs": [asdict(r) for r in runs[name]]} for name in runs},
             "ratio_pct": round(ratio, 1),
+            "ratio_pct_per_round": [round(r, 1) for r in per_round],
             "mock_rss_kb": {"before": rss_before, "after": rss_after},
-        }, indent=2) + "\n")
+        }
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
     return 0
 
 

@@ -158,11 +158,6 @@ def test_agora_validation_errors(client: TestClient) -> None:
     assert (r.status_code, r.json()["reason"]) == (400, "InvalidRequestBody")
 
 
-def test_operations_not_simulated_yet_answer_501(client: TestClient) -> None:
-    r = client.get(PHONE, headers=AGORA)
-    assert (r.status_code, r.json()["error_type"]) == (501, "not_implemented")
-
-
 def test_agora_query_parameters_are_typed(client: TestClient) -> None:
     r = client.get(
         "/api/conversational-ai-agent/v2/projects/demo-app-id/agents", params={"limit": "lots"}, headers=AGORA

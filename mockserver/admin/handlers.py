@@ -20,6 +20,11 @@ from ..world.errors import DomainError
 
 __all__ = [
     "advance_clock",
+    "answer_agora_call",
+    "reject_agora_call",
+    "remote_hangup_agora_call",
+    "set_agora_dial_rules",
+    "simulate_inbound_call",
     "agora_user_joins",
     "agora_user_leaves",
     "agora_user_says",
@@ -279,6 +284,44 @@ def agora_user_says(call: Call) -> Response:
 def fail_agora_agent(call: Call) -> Response:
     message = (call.body or {}).get("message") or "failed on request of the control plane"
     return json_response(_agent_state(call.world.agora.fail_agent(call.path["appid"], call.path["agent_id"], message)))
+
+
+# -- Agora telephony arrangement ------------------------------------------------------------------
+
+
+def _call_state(call: Any) -> dict[str, Any]:
+    return {
+        **call.to_dict(),
+        "appid": call.agent.appid,
+        "agent_status": call.agent.conversation.status,
+        "events": list(call.events),
+    }
+
+
+def set_agora_dial_rules(call: Call) -> Response:
+    customer = call.world.agora.get_customer(call.path["customer_id"])
+    return json_response([r.to_dict() for r in call.world.telephony.set_rules(customer, call.body)])
+
+
+def simulate_inbound_call(call: Call) -> Response:
+    customer = call.world.agora.get_customer(call.path["customer_id"])
+    return json_response(_call_state(call.world.telephony.inbound_call(customer, call.body)), 201)
+
+
+def answer_agora_call(call: Call) -> Response:
+    project = call.world.agora.get_project(call.path["appid"])
+    return json_response(_call_state(call.world.telephony.answer(project, call.path["agent_id"])))
+
+
+def reject_agora_call(call: Call) -> Response:
+    project = call.world.agora.get_project(call.path["appid"])
+    why = {"busy": "busy", "no_answer": "no answer"}[(call.body or {}).get("reason", "busy")]
+    return json_response(_call_state(call.world.telephony.reject(project, call.path["agent_id"], why)))
+
+
+def remote_hangup_agora_call(call: Call) -> Response:
+    project = call.world.agora.get_project(call.path["appid"])
+    return json_response(_call_state(call.world.telephony.remote_hangup(project, call.path["agent_id"])))
 
 
 # -- inbox and clock -----------------------------------------------------------------------------

@@ -51,7 +51,6 @@ _ERRORS: dict[str, tuple[int, str]] = {
     "concurrency_limit": (422, "ConcurrencyLimitExceeded"),
     "rate_limited": (429, "ResourceQuotaLimitExceeded"),
     "internal": (500, "InternalError"),
-    "not_implemented": (501, "NotImplemented"),
 }
 
 

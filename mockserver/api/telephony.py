@@ -1,13 +1,14 @@
-"""Agora telephony and phone numbers: the ``{error_type, description}`` envelope (§2.9-2.10).
-
-Behaviour is not simulated yet: valid requests get a vendor-style 501.
-"""
+"""Agora telephony and phone numbers over HTTP: thin handlers and the
+``{error_type, description}`` envelope (api-facts §2.9-2.10)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from starlette.responses import Response
 
 from ..world import World
+from ..world.agora import Principal, Project
 from ..world.errors import DomainError
 from .agora import authenticate
 from .base import Call, Family, json_response
@@ -32,10 +33,11 @@ _ERRORS: dict[str, tuple[int, str]] = {
     "missing_field": (422, "unprocessable_content"),
     "invalid_field": (422, "unprocessable_content"),
     "invalid": (422, "unprocessable_content"),
+    "concurrency_limit": (422, "unprocessable_content"),
     "invalid_phone_format": (400, "invalid_phone_format"),
     "unauthorized": (401, "unauthorized"),
-    "forbidden": (401, "unauthorized"),
     "missing_auth": (401, "unauthorized"),
+    "forbidden": (401, "unauthorized"),
     "not_found": (404, "not_found"),
     "route_not_found": (404, "not_found"),
     "method_not_allowed": (405, "method_not_allowed"),
@@ -43,7 +45,6 @@ _ERRORS: dict[str, tuple[int, str]] = {
     "phone_number_exists": (409, "phone_number_exists"),
     "payload_too_large": (413, "payload_too_large"),
     "internal": (500, "internal_server_error"),
-    "not_implemented": (501, "not_implemented"),
 }
 
 
@@ -61,15 +62,79 @@ class TelephonyFamily(Family):
         return json_response({"error_type": error_type, "description": error.message}, status)
 
 
-def not_built(call: Call) -> Response:
-    """The operation exists in the contract but its behaviour is not simulated yet."""
-    op = call.operation
-    raise DomainError(
-        "not_implemented",
-        f"{op.method} {op.path} ({op.operation_id}) is in the contract but not simulated by this "
-        "version of the mock yet; the request itself was valid",
+def _principal(call: Call) -> Principal:
+    principal: Principal = call.principal
+    return principal
+
+
+def _project(call: Call) -> Project:
+    project: Project = call.project
+    return project
+
+
+# -- calls ---------------------------------------------------------------------------------------
+
+
+def list_calls(call: Call) -> Response:
+    """GET …/projects/{appid}/call"""
+    calls, cursor, total = call.world.telephony.list_calls(_project(call), call.query)
+    items = [c.to_dict(with_reason=False) for c in calls]
+    return json_response(
+        {"data": {"count": len(items), "list": items}, "meta": {"cursor": cursor, "total": total}, "status": "ok"}
     )
 
 
-list_calls = start_call = get_call = hangup_call = not_built
-list_phone_numbers = add_phone_number = get_phone_number = update_phone_number = delete_phone_number = not_built
+def start_call(call: Call) -> Response:
+    """POST …/projects/{appid}/call"""
+    try:
+        placed = call.world.telephony.start_call(_principal(call), _project(call), call.body)
+    except DomainError as error:
+        if error.code == "conflict":  # a name or uid in use: the call API documents no 409
+            raise DomainError("invalid", error.message) from None
+        raise
+    return json_response({"agent_id": placed.agent.agent_id})
+
+
+def get_call(call: Call) -> Response:
+    """GET …/projects/{appid}/calls/{agent_id}"""
+    return json_response(call.world.telephony.get_call(_project(call), call.path["agent_id"]).to_dict())
+
+
+def hangup_call(call: Call) -> Response:
+    """POST …/projects/{appid}/calls/{agent_id}/hangup: ends the call and its agent."""
+    call.world.telephony.hangup_call(_project(call), call.path["agent_id"])
+    return json_response({})
+
+
+# -- phone numbers (account level) ---------------------------------------------------------------
+
+
+def list_phone_numbers(call: Call) -> Response:
+    """GET /v2/phone-numbers: a bare array."""
+    numbers = call.world.telephony.list_phone_numbers(_principal(call).customer)
+    return json_response([n.to_dict() for n in numbers])
+
+
+def add_phone_number(call: Call) -> Response:
+    """POST /v2/phone-numbers: 201."""
+    record = call.world.telephony.add_phone_number(_principal(call).customer, call.body)
+    return json_response(record.to_dict(), 201)
+
+
+def get_phone_number(call: Call) -> Response:
+    """GET /v2/phone-numbers/{phone_number} (``+`` or ``%2B``)."""
+    record = call.world.telephony.get_phone_number(_principal(call).customer, call.path["phone_number"])
+    return json_response(record.to_dict())
+
+
+def update_phone_number(call: Call) -> Response:
+    """PATCH /v2/phone-numbers/{phone_number}"""
+    body: dict[str, Any] = call.body or {}
+    record = call.world.telephony.update_phone_number(_principal(call).customer, call.path["phone_number"], body)
+    return json_response(record.to_dict())
+
+
+def delete_phone_number(call: Call) -> Response:
+    """DELETE /v2/phone-numbers/{phone_number}: 204, no body."""
+    call.world.telephony.delete_phone_number(_principal(call).customer, call.path["phone_number"])
+    return Response(status_code=204)

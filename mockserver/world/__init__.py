@@ -17,6 +17,7 @@ from .clock import Clock
 from .errors import DomainError
 from .ids import Ids
 from .inbox import DEFAULT_INBOX_LIMIT, Event, Inbox
+from .telephony import TelephonyWorld
 
 __all__ = ["DIALECTS", "Clock", "DomainError", "Event", "Ids", "Inbox", "World"]
 
@@ -46,6 +47,7 @@ class World:
         self.inbox = Inbox(inbox_limit)
         self.bithuman = BitHumanWorld(self, bithuman_dialect)
         self.agora = AgoraWorld(self)
+        self.telephony = TelephonyWorld(self)
         # Fixture documents applied at start-up; ``reset`` goes back to them.
         self._boot: list[dict[str, Any]] = []
 
@@ -87,7 +89,10 @@ class World:
         for spec in (document.get("agora") or {}).get("customers", ()):
             if only_tenant is not None and spec["id"] != only_tenant:
                 continue
-            self.agora.create_customer(spec["id"], spec["secret"], spec.get("projects", []), replace=True)
+            customer = self.agora.create_customer(spec["id"], spec["secret"], spec.get("projects", []), replace=True)
+            for number in spec.get("phone_numbers", ()):
+                self.telephony.add_phone_number(customer, number)
+            self.telephony.set_rules(customer, spec.get("dial_rules", []))
             tenants.append(spec["id"])
         return tenants
 

@@ -281,8 +281,19 @@ class AgoraWorld:
 
         return emit
 
-    def start_agent(self, principal: Principal, project: Project, body: dict[str, Any]) -> AgoraAgent:
-        """``join``: validate the rules the schema cannot say, then start an agent."""
+    def start_agent(
+        self,
+        principal: Principal,
+        project: Project,
+        body: dict[str, Any],
+        *,
+        greet_on_start: bool = True,
+        operation: str = "start_agent",
+    ) -> AgoraAgent:
+        """``join``: validate the rules the schema cannot say, then start an agent.
+
+        A telephony call starts its agent with ``greet_on_start=False``: it greets once the callee answers.
+        """
         props = body["properties"]
         _check_modules(body)
         _check_uids(props)
@@ -317,6 +328,7 @@ class AgoraWorld:
                 responder=project.reply_to,
                 emit=self._emit(project, agent_id, props["channel"]),
                 custom_llm=llm.get("vendor") == "custom",
+                greet_on_start=greet_on_start,
             )
             agent = AgoraAgent(
                 agent_id,
@@ -336,7 +348,7 @@ class AgoraWorld:
                 outcome="STARTING",
                 time=now,
                 data={"name": agent.name},
-                operation="start_agent",
+                operation=operation,
             )
             conversation.advance(now)
             self._forget_old(project, now)
@@ -461,6 +473,7 @@ class AgoraWorld:
         with self._lock:
             self.customers.clear()
             self.projects.clear()
+            self._world.telephony.clear()
 
     def create_customer(
         self,
@@ -489,6 +502,7 @@ class AgoraWorld:
     def delete_customer(self, customer_id: str) -> None:
         with self._lock:
             customer = self.get_customer(customer_id)
+            self._world.telephony.clear(customer)
             for appid in customer.projects:
                 self.projects.pop(appid, None)
             del self.customers[customer_id]
@@ -616,7 +630,7 @@ def _check_modules(body: dict[str, Any]) -> None:
 def _check_uids(props: dict[str, Any]) -> None:
     if props.get("enable_string_uid"):
         return
-    for uid in [props["agent_rtc_uid"], *props["remote_rtc_uids"]]:
+    for uid in [props["agent_rtc_uid"], *props.get("remote_rtc_uids", ())]:
         if uid != "*" and not str(uid).isdigit():
             raise DomainError(
                 "invalid_field",

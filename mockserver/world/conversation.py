@@ -119,6 +119,7 @@ class Conversation:
         responder: Callable[[str], str],
         emit: Callable[..., int],
         custom_llm: bool = False,
+        greet_on_start: bool = True,
     ) -> None:
         self.created = start
         self.status = "STARTING"
@@ -128,6 +129,7 @@ class Conversation:
         self.responder = responder
         self.emit = emit
         self.custom_llm = custom_llm
+        self.greet_on_start = greet_on_start
         self.history: deque[dict[str, Any]] = deque(maxlen=max_history)
         self.turns: deque[Turn] = deque(maxlen=TURN_LIMIT)
         self._turn_ids = 0
@@ -197,17 +199,25 @@ class Conversation:
         self.status = "RUNNING"
         self.running_at = None
         self.emit(kind="lifecycle", text="RUNNING", outcome="RUNNING", time=at)
-        if self.greeting:
-            turn = self._new_turn(at, "greeting", {"greeting_nth": 1})
-            activity = Activity("speaking", self.greeting, turn, True, "greeting")
-            activity.event_id = self.emit(
-                kind="speech",
-                text=self.greeting,
-                outcome="spoken",
-                time=at,
-                data={"source": "greeting", "turn_id": turn.turn_id},
-            )
-            self._start(activity, at)
+        if self.greet_on_start:
+            self.greet(at)
+
+    def greet(self, at: float) -> None:
+        """Speak the greeting (at start-up, or when a telephone callee answers)."""
+        if not self.greeting or self.status != "RUNNING":
+            return
+        turn = self._new_turn(at, "greeting", {"greeting_nth": 1})
+        activity = Activity("speaking", self.greeting, turn, True, "greeting")
+        activity.event_id = self.emit(
+            kind="speech",
+            text=self.greeting,
+            outcome="spoken",
+            time=at,
+            data={"source": "greeting", "turn_id": turn.turn_id},
+        )
+        if self.current is not None:
+            self._cut(at, "api_speak")
+        self._start(activity, at)
 
     def _begin_stopping(self, at: float, reason: str) -> None:
         self._cut(at, "api_leave")

@@ -19,7 +19,7 @@ class DomainError(Exception):
     ``no_active_rooms``, ``rate_limited``, ``not_found``, ``conflict``, ``invalid``.
     Codes used by the HTTP layer for request-level failures: ``malformed_json``,
     ``unsupported_media_type``, ``payload_too_large``, ``missing_field``, ``invalid_field``,
-    ``route_not_found``, ``method_not_allowed``, ``not_implemented``, ``internal``.
+    ``route_not_found``, ``method_not_allowed``, ``internal``.
     """
 
     def __init__(self, code: str, message: str, **details: Any) -> None:
