@@ -20,7 +20,7 @@ from .admin import handlers as admin_handlers
 from .api import agora, bithuman, telephony
 from .api.base import Call, Family
 from .fixtures import load_fixture_file
-from .routing import DEFAULT_BODY_LIMIT, NotFound, bind, build_routes
+from .routing import DEFAULT_BODY_LIMIT, NotFound, SpecRouter, bind, build_endpoints
 from .spec import load_spec
 from .world import World
 
@@ -79,7 +79,7 @@ def create_app(
     }
     table = handlers if handlers is not None else default_handlers()
     bound = bind(vendor_spec, table, families) + bind(admin_spec, table, families)
-    routes = build_routes(bound, world, body_limit)
+    endpoints = build_endpoints(bound, world, body_limit)
     known = [(b.operation.method, b.operation.path) for b in bound]
     not_found = NotFound(
         [
@@ -90,9 +90,9 @@ def create_app(
         families["Control plane"],
         known,
     )
-    app = Starlette(routes=routes)
-    app.router.default = not_found
-    app.router.redirect_slashes = False
+    app = Starlette()
+    # Routing is the spec's table (see SpecRouter); Starlette keeps the middleware stack around it.
+    app.router = SpecRouter(endpoints, not_found)  # type: ignore[assignment]
     app.state.world = world
     app.state.started = time.monotonic()
     if access_log:

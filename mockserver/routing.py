@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import inspect
 import logging
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -19,15 +20,14 @@ from typing import Any
 import orjson
 import yaml
 from starlette.requests import Request
-from starlette.routing import BaseRoute, Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .api.base import Call, Family
 from .spec import Operation, Spec, check_body, check_params
 from .world import World
 from .world.errors import DomainError
 
-__all__ = ["DEFAULT_BODY_LIMIT", "MissingHandlerError", "build_routes", "NotFound"]
+__all__ = ["DEFAULT_BODY_LIMIT", "MissingHandlerError", "NotFound", "SpecRouter", "bind", "build_endpoints"]
 
 logger = logging.getLogger("mockserver")
 
@@ -61,14 +61,55 @@ def bind(spec: Spec, handlers: Mapping[str, Callable[[Call], Any]], families: Ma
     ]
 
 
-def build_routes(bound: list[Bound], world: World, body_limit: int = DEFAULT_BODY_LIMIT) -> list[BaseRoute]:
+def build_endpoints(bound: list[Bound], world: World, body_limit: int = DEFAULT_BODY_LIMIT) -> dict[str, PathEndpoint]:
+    """Path template -> the endpoint that serves every method of that path."""
     table: dict[str, dict[str, Bound]] = {}
     for b in bound:
         table.setdefault(b.operation.path, {})[b.operation.method] = b
-    # A literal segment must win over a parameter in the same place (``/call`` vs ``/calls/{id}``
-    # is no problem, but keep the order stable and literal-first all the same).
-    paths = sorted(table, key=lambda p: (p.count("{"), -len(p)))
-    return [Route(path, PathEndpoint(table[path], world, body_limit), methods=None) for path in paths]
+    return {path: PathEndpoint(methods, world, body_limit) for path, methods in table.items()}
+
+
+class SpecRouter:
+    """The ASGI router of the spec paths: a dict lookup by path shape, then a regex or two.
+
+    Templates are bucketed by (first segment, number of segments), so a request is compared with
+    the one to three templates of its shape instead of every route in turn. Within a bucket,
+    templates with fewer parameters come first, so a literal segment wins over a parameter.
+    """
+
+    def __init__(self, endpoints: dict[str, PathEndpoint], default: ASGIApp) -> None:
+        self.default = default
+        self.buckets: dict[tuple[str, int], list[tuple[re.Pattern[str], PathEndpoint]]] = {}
+        for template in sorted(endpoints, key=lambda t: t.count("{")):
+            segments = template.strip("/").split("/")
+            pattern = "/".join(f"(?P<{seg[1:-1]}>[^/]+)" if seg.startswith("{") else re.escape(seg) for seg in segments)
+            key = (segments[0], len(segments))
+            self.buckets.setdefault(key, []).append((re.compile(f"^/{pattern}$"), endpoints[template]))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        path: str = scope["path"]
+        first, _, rest = path[1:].partition("/")
+        for pattern, endpoint in self.buckets.get((first, rest.count("/") + 2 if rest else 1), ()):
+            match = pattern.match(path)
+            if match is not None:
+                scope["path_params"] = match.groupdict()
+                await endpoint(scope, receive, send)
+                return
+        await self.default(scope, receive, send)
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    # Nothing to start or stop: acknowledge the server's lifespan messages.
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
 
 
 class PathEndpoint:
@@ -100,7 +141,8 @@ class PathEndpoint:
             family.authenticate(call)
             op = bound.operation
             raw = await read_body(request, self.body_limit)
-            call.query = check_params(op, call.path, request.query_params) if op.parameters else {}
+            if op.params_validator is not None or (op.parameters and scope["query_string"]):
+                call.query = check_params(op, call.path, request.query_params)
             if op.body is not None:
                 call.body = parse_body(op, request.headers.get("content-type"), raw)
                 check_body(op.body, call.body)

@@ -58,5 +58,8 @@ class Family:
 
     def finish(self, call: Call, response: Response) -> Response:
         if call.headers:
-            response.headers.update(call.headers)
+            # Appending raw headers is much cheaper than MutableHeaders.update on the hot path.
+            response.raw_headers.extend(
+                (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in call.headers.items()
+            )
         return response

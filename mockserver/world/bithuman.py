@@ -58,6 +58,7 @@ class Agent:
 class Account:
     id: str
     secrets: list[str]
+    digests: list[bytes] = field(default_factory=list)  # SHA-256 of each secret, computed once
     dialect: str | None = None
     rate_limit: TokenBucket | None = None
     agents: dict[str, Agent] = field(default_factory=dict)
@@ -108,7 +109,7 @@ class BitHumanWorld:
         with self._lock:
             account_id = self._by_secret.get(digest)
             account = self.accounts.get(account_id) if account_id else None
-        if account is None or not any(hmac.compare_digest(digest, _digest(s)) for s in account.secrets):
+        if account is None or not any(hmac.compare_digest(digest, known) for known in account.digests):
             raise DomainError("unauthorized", "Invalid api-secret")
         return account
 
@@ -249,6 +250,7 @@ class BitHumanWorld:
         for old in account.secrets:
             self._by_secret.pop(_digest(old), None)
         account.secrets = secrets
+        account.digests = [_digest(secret) for secret in secrets]
         for secret in secrets:
             self._by_secret[_digest(secret)] = account.id
 

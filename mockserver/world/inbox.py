@@ -19,7 +19,7 @@ __all__ = ["DEFAULT_INBOX_LIMIT", "Event", "Inbox"]
 DEFAULT_INBOX_LIMIT = 1000
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Event:
     """One thing an agent was told, or one change it went through.
 
