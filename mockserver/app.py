@@ -17,6 +17,7 @@ from starlette.applications import Starlette
 from .accesslog import AccessLog
 from .admin import ProblemFamily
 from .admin import handlers as admin_handlers
+from .admin import live as admin_live
 from .api import agora, bithuman, telephony
 from .api.base import Call, Family
 from .fixtures import load_fixture_file
@@ -33,7 +34,7 @@ VENDOR_PREFIXES = {"bithuman": "/v1/", "agora": AGORA_PREFIX + "/", "control pla
 def default_handlers() -> dict[str, Callable[[Call], Any]]:
     """operationId -> handler, from every module that serves operations."""
     table: dict[str, Callable[[Call], Any]] = {}
-    for module in (bithuman, agora, telephony, admin_handlers):
+    for module in (bithuman, agora, telephony, admin_handlers, admin_live):
         for name in module.__all__:
             value = getattr(module, name)
             if callable(value) and not isinstance(value, type):
@@ -80,15 +81,17 @@ def create_app(
     table = handlers if handlers is not None else default_handlers()
     bound = bind(vendor_spec, table, families) + bind(admin_spec, table, families)
     endpoints = build_endpoints(bound, world, body_limit)
-    known = [(b.operation.method, b.operation.path) for b in bound]
+    known = [(b.operation.method, b.operation.path, b.operation.operation_id) for b in bound]
     not_found = NotFound(
         [
             ("/v1/", families["bitHuman Agent Context"]),
             (AGORA_PREFIX + "/v2/phone-numbers", families["Agora Phone Numbers"]),
+            (AGORA_PREFIX + "/v2/projects/[^/]+/calls?(/|$)", families["Agora Telephony"]),
             (AGORA_PREFIX + "/", families["Agora Agents"]),
         ],
         families["Control plane"],
         known,
+        world,
     )
     app = Starlette()
     # Routing is the spec's table (see SpecRouter); Starlette keeps the middleware stack around it.

@@ -9,10 +9,12 @@ framework error page: an unexpected exception is logged and rendered as the vend
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import inspect
 import logging
 import re
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -20,14 +22,26 @@ from typing import Any
 import orjson
 import yaml
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .api.base import Call, Family
 from .spec import Operation, Spec, check_body, check_params
 from .world import World
 from .world.errors import DomainError
+from .world.faults import FaultRule
+from .world.ratelimit import Admission
 
-__all__ = ["DEFAULT_BODY_LIMIT", "MissingHandlerError", "NotFound", "SpecRouter", "bind", "build_endpoints"]
+__all__ = [
+    "DEFAULT_BODY_LIMIT",
+    "FAULT_STATUSES",
+    "MissingHandlerError",
+    "NotFound",
+    "SpecRouter",
+    "bind",
+    "build_endpoints",
+    "journal",
+]
 
 logger = logging.getLogger("mockserver")
 
@@ -121,25 +135,43 @@ class PathEndpoint:
         self.body_limit = body_limit
         self.allow = ", ".join(sorted(by_method))
         self.any_family = next(iter(by_method.values())).family
+        self.vendor = any(b.family.vendor for b in by_method.values())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
         request = Request(scope, receive)
-        bound = self.by_method.get(request.method)
+        bound = self.by_method.get(scope["method"])
         if bound is None:
+            ops = ", ".join(f"{m} {b.operation.operation_id}" for m, b in sorted(self.by_method.items()))
             error = DomainError(
                 "method_not_allowed",
-                f"Method {request.method} is not allowed on {request.url.path}; allowed: {self.allow}",
+                f"Method {scope['method']} is not allowed on {scope['path']}; allowed: {self.allow}",
                 allow=self.allow,
             )
             response = self.any_family.render(error, None)
             response.headers["Allow"] = self.allow
+            if self.vendor:
+                near_405 = {"operation": ops, "reason": f"the path matches, the method {scope['method']} does not"}
+                journal(self.world, scope, None, None, response, started, error, b"", near_405)
             await response(scope, receive, send)
             return
         call = Call(bound.operation, self.world, request, scope.get("path_params", {}))
         family = bound.family
+        op = bound.operation
+        raw = b""
+        failure: DomainError | None = None
+        fault: FaultRule | None = None
+        tenant: str | None = None
         try:
             family.authenticate(call)
-            op = bound.operation
+            tenant = family.tenant(call)
+            fault = self.world.faults.pick(op.operation_id, tenant, _agent_of(call)) if family.vendor else None
+            if fault is not None:
+                if fault.kind == "drop":
+                    journal(self.world, scope, call, op, None, started, None, b"", None, fault, tenant)
+                    await _drop(send)
+                    return
+                await _apply(fault, self.world, call)
             raw = await read_body(request, self.body_limit)
             if op.params_validator is not None or (op.parameters and scope["query_string"]):
                 call.query = check_params(op, call.path, request.query_params)
@@ -149,12 +181,114 @@ class PathEndpoint:
             result = await bound.handler(call) if bound.is_async else bound.handler(call)
             response = family.finish(call, result)
         except DomainError as error:
+            failure = error
             response = family.finish(call, family.render(error, call))
         except Exception:  # the mock has a bug: say so in the vendor's envelope, never a bare page
-            logger.exception("unhandled error in %s", bound.operation.operation_id)
-            internal = DomainError("internal", "Internal error in the mock server (see its log)")
-            response = family.render(internal, call)
+            logger.exception("unhandled error in %s", op.operation_id)
+            failure = DomainError("internal", "Internal error in the mock server (see its log)")
+            response = family.render(failure, call)
+        if family.vendor and self.world.journal.limit:
+            near: dict[str, str] | None = None
+            if failure is not None and failure.code in _NEAR_MISS_CODES:
+                near = {"operation": op.operation_id, "reason": failure.message}
+            journal(self.world, scope, call, op, response, started, failure, raw, near, fault, tenant)
         await response(scope, receive, send)
+
+
+# Refusals for which the journal names the operation the request was meant for, and why it failed.
+_NEAR_MISS_CODES = frozenset(
+    {
+        "missing_field",
+        "invalid_field",
+        "invalid_phone_format",
+        "malformed_json",
+        "unsupported_media_type",
+        "payload_too_large",
+    }
+)
+_FAULT_CODES = {
+    400: "invalid_field",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    409: "conflict",
+    413: "payload_too_large",
+    422: "unprocessable",
+    429: "rate_limited",
+    500: "internal",
+    502: "bad_gateway",
+    503: "unavailable",
+    504: "timeout",
+}
+FAULT_STATUSES = tuple(sorted(_FAULT_CODES))
+
+
+def _agent_of(call: Call) -> str | None:
+    return call.path.get("agent_id") or call.path.get("agent_code")
+
+
+async def _apply(rule: FaultRule, world: World, call: Call) -> None:
+    """Delay, or refuse, as the fault rule says (``drop`` is handled by the caller)."""
+    if rule.kind == "latency":
+        await asyncio.sleep(world.faults.jitter(rule))
+        return
+    if rule.kind == "rate_limit":
+        now = world.clock.now()
+        bucket = getattr(call.principal, "rate_limit", None)  # a bitHuman account's own limit, if any
+        limit = bucket.per_minute if bucket is not None else 720  # else bitHuman's default (Enterprise) tier
+        admission = Admission(False, limit, 0, int(now + rule.retry_after), rule.retry_after)
+        raise DomainError("rate_limited", rule.message or "Rate limit exceeded (injected fault)", admission=admission)
+    status = rule.status or 500
+    raise DomainError(
+        _FAULT_CODES.get(status, "internal"), rule.message or f"Injected fault: HTTP {status}", fault_status=status
+    )
+
+
+async def _drop(send: Send) -> None:
+    # Start a response and never finish it: the server closes the connection mid-body, which is
+    # what a client sees when a connection drops.
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", b"64")],
+        }
+    )
+    await send({"type": "http.response.body", "body": b'{"', "more_body": True})
+
+
+def journal(
+    world: World,
+    scope: Scope,
+    call: Call | None,
+    op: Operation | None,
+    response: Response | None,
+    started: float,
+    failure: DomainError | None,
+    raw: bytes,
+    near_miss: dict[str, str] | None,
+    fault: FaultRule | None = None,
+    tenant: str | None = None,
+) -> None:
+    """Record one request in the world's journal (secrets redacted there)."""
+    if not world.journal.limit:
+        return
+    world.journal.record(
+        time=world.clock.now(),
+        method=scope["method"],
+        path=scope["path"],
+        query=scope.get("query_string", b"").decode("latin-1"),
+        operation=op.operation_id if op is not None else None,
+        tenant=tenant,
+        status=response.status_code if response is not None else 0,
+        duration_ms=(time.perf_counter() - started) * 1000,
+        request_headers=scope.get("headers", []),
+        request_body=call.body if call is not None and call.body is not None else raw,
+        response_body=response.body if response is not None else b"",
+        error=failure.code if failure is not None else None,
+        near_miss=near_miss,
+        fault=fault.describe() if fault is not None else None,
+    )
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -201,20 +335,29 @@ def parse_body(op: Operation, content_type: str | None, raw: bytes) -> Any:
 class NotFound:
     """The app for paths no route matches: the envelope of the vendor whose prefix it is under."""
 
-    def __init__(self, prefixes: list[tuple[str, Family]], fallback: Family, known: list[tuple[str, str]]) -> None:
-        self.prefixes = sorted(prefixes, key=lambda pair: -len(pair[0]))
+    def __init__(
+        self,
+        prefixes: list[tuple[str, Family]],  # (path pattern, family)
+        fallback: Family,
+        known: list[tuple[str, str, str]],
+        world: World | None = None,
+    ) -> None:
+        # Patterns (regular expressions matched at the start of the path), most specific first.
+        self.prefixes = [(re.compile(p), f) for p, f in sorted(prefixes, key=lambda pair: -len(pair[0]))]
         self.fallback = fallback
-        self.known = known  # (method, path template), for the "did you mean" hint
+        self.known = known  # (method, path template, operationId), for the "closest route" hint
+        self.world = world
 
     def family_for(self, path: str) -> Family:
-        return next((family for prefix, family in self.prefixes if path.startswith(prefix)), self.fallback)
+        return next((family for prefix, family in self.prefixes if prefix.match(path)), self.fallback)
 
-    def hint(self, method: str, path: str) -> str:
+    def closest(self, method: str, path: str) -> tuple[str, str, str] | None:
+        """(methods, template, operationId) of the route most like ``path``, if any is close."""
         # Compare with each template filled in with the request's own segments, so that
         # "/v1/agent/A1/speek" is close to "/v1/agent/{agent_code}/speak".
         segments = path.strip("/").split("/")
         best, best_ratio = None, 0.6
-        for known_method, template in self.known:
+        for known_method, template, _ in self.known:
             parts = template.strip("/").split("/")
             if len(parts) == len(segments):
                 parts = [s if p.startswith("{") else p for p, s in zip(parts, segments, strict=True)]
@@ -223,13 +366,21 @@ class NotFound:
             if ratio > best_ratio:
                 best, best_ratio = template, ratio
         if best is None:
-            return ""
-        methods = sorted({m for m, p in self.known if p == best})
-        return f"; closest route: {'|'.join(methods)} {best}"
+            return None
+        same_path = [(m, op) for m, p, op in self.known if p == best]
+        preferred = next((op for m, op in same_path if m == method), same_path[0][1])
+        return "|".join(sorted(m for m, _ in same_path)), best, preferred
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
         method = scope.get("method", "GET")
-        error = DomainError("route_not_found", f"No route for {method} {path}{self.hint(method, path)}", path=path)
-        response = self.family_for(path).render(error, None)
+        started = time.perf_counter()
+        closest = self.closest(method, path)
+        hint = f"; closest route: {closest[0]} {closest[1]}" if closest else ""
+        error = DomainError("route_not_found", f"No route for {method} {path}{hint}", path=path)
+        family = self.family_for(path)
+        response = family.render(error, None)
+        if family.vendor and self.world is not None:
+            near = {"operation": closest[2], "reason": f"no route for {method} {path}"} if closest else None
+            journal(self.world, scope, None, None, response, started, error, b"", near)
         await response(scope, receive, send)

@@ -252,7 +252,12 @@ def check_params(op: Operation, path: dict[str, str], query_items: Any) -> dict[
             if text is not None:
                 query[param.name] = coerce(param, text)
     if op.params_validator is not None:
-        instance = {"path": path, "query": query}
+        typed_path = {
+            p.name: coerce(p, path[p.name]) if p.type != "string" and p.name in path else path.get(p.name)
+            for p in op.parameters
+            if p.location == "path"
+        }
+        instance = {"path": typed_path, "query": query}
         if not op.params_validator.is_valid(instance):
             err = schema_error(op.params_validator, {}, instance, [])
             # Drop the "path." / "query." prefix the wrapper adds.

@@ -27,6 +27,7 @@ _STATUS: dict[str, tuple[int, str]] = {
 
 class ProblemFamily(Family):
     name = "problem"
+    vendor = False  # the dashboard polls the control plane: keep journal and faults for vendor traffic
 
     def render(self, error: DomainError, call: Call | None) -> Response:
         status, title = _STATUS.get(error.code, _STATUS["internal"])

@@ -51,6 +51,11 @@ _ERRORS: dict[str, tuple[int, str]] = {
     "concurrency_limit": (422, "ConcurrencyLimitExceeded"),
     "rate_limited": (429, "ResourceQuotaLimitExceeded"),
     "internal": (500, "InternalError"),
+    # Statuses fault rules can inject (§2.8).
+    "unprocessable": (422, "ResourceQuotaLimitExceeded"),
+    "bad_gateway": (502, "ServiceUnavailable"),
+    "unavailable": (503, "ServiceUnavailable"),
+    "timeout": (504, "TaskOperationTimeout"),
 }
 
 
@@ -63,6 +68,17 @@ def authenticate(call: Call) -> None:
         call.project = call.world.agora.project_for(principal, appid)
 
 
+def tenant_of(call: Call) -> str | None:
+    principal: Principal | None = call.principal
+    return principal.customer.id if principal is not None else None
+
+
+def retry_after(error: DomainError) -> dict[str, str] | None:
+    """The Retry-After header of a 429 (the SDK honours it when retries are on)."""
+    admission = error.details.get("admission")
+    return {"Retry-After": str(admission.retry_after)} if admission is not None else None
+
+
 class AgoraFamily(Family):
     name = "agora"
 
@@ -73,12 +89,16 @@ class AgoraFamily(Family):
     def authenticate(self, call: Call) -> None:
         authenticate(call)
 
+    def tenant(self, call: Call) -> str | None:
+        return tenant_of(call)
+
     def render(self, error: DomainError, call: Call | None) -> Response:
         status, reason = _ERRORS.get(error.code, _ERRORS["internal"])
+        status = error.details.get("fault_status", status)  # an injected fault chooses its status
         body: dict[str, Any] = {"detail": error.message, "reason": reason}
         if status == 409 and "agent_id" in error.details:
             body["agent_id"] = error.details["agent_id"]  # the already-started agent (§2.8)
-        return json_response(body, status)
+        return json_response(body, status, retry_after(error))
 
 
 def _project(call: Call) -> Project:

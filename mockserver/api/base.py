@@ -49,9 +49,14 @@ class Family:
     """One vendor's envelope. Subclasses override what differs."""
 
     name = "family"
+    vendor = True  # vendor traffic: journaled and subject to fault rules; the control plane is neither
 
     def authenticate(self, call: Call) -> None:
         """Check credentials; set ``call.principal``. Raise ``DomainError`` to refuse."""
+
+    def tenant(self, call: Call) -> str | None:
+        """The tenant id of an authenticated call (for fault rules and the journal)."""
+        return None
 
     def render(self, error: DomainError, call: Call | None) -> Response:  # pragma: no cover - abstract
         raise NotImplementedError

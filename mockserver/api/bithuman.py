@@ -40,6 +40,13 @@ _CURRENT: dict[str, tuple[int, str, str | None]] = {
     "method_not_allowed": (405, "METHOD_NOT_ALLOWED", None),
     "rate_limited": (429, "RATE_LIMITED", None),
     "internal": (500, "INTERNAL_ERROR", None),
+    # Statuses fault rules can inject (BH-ERR codes).
+    "forbidden": (403, "ACCOUNT_SUSPENDED", None),
+    "not_found": (404, "NOT_FOUND", None),
+    "unprocessable": (422, "VALIDATION_ERROR", None),
+    "unavailable": (503, "NO_AVAILABLE_WORKERS", None),
+    "bad_gateway": (503, "NO_AVAILABLE_WORKERS", None),
+    "timeout": (503, "NO_AVAILABLE_WORKERS", None),
 }
 _LEGACY: dict[str, tuple[int, str, str | None]] = {
     **_CURRENT,
@@ -52,6 +59,7 @@ _LEGACY: dict[str, tuple[int, str, str | None]] = {
     "invalid": (422, "VALIDATION_ERROR", None),
     "malformed_json": (422, "VALIDATION_ERROR", None),
     "unsupported_media_type": (422, "VALIDATION_ERROR", None),
+    "not_found": (404, "AGENT_NOT_FOUND", None),
 }
 _TABLES = {"current": _CURRENT, "legacy": _LEGACY}
 
@@ -90,11 +98,15 @@ class BitHumanFamily(Family):
         if admission is not None:
             call.headers.update(_limit_headers(admission))
 
+    def tenant(self, call: Call) -> str | None:
+        return call.principal.id if call.principal is not None else None
+
     def render(self, error: DomainError, call: Call | None) -> Response:
         account: Account | None = call.principal if call is not None else None
         # Before authentication (or on an unknown route) the server's default dialect speaks.
         dialect = self.world.bithuman.dialect_of(account)
         status, code, template = _TABLES[dialect].get(error.code, _CURRENT["internal"])
+        status = error.details.get("fault_status", status)  # an injected fault chooses its status
         message = template.format(**error.details) if template else error.message
         headers: dict[str, str] = {}
         admission = error.details.get("admission")

@@ -10,7 +10,7 @@ from starlette.responses import Response
 from ..world import World
 from ..world.agora import Principal, Project
 from ..world.errors import DomainError
-from .agora import authenticate
+from .agora import authenticate, retry_after, tenant_of
 from .base import Call, Family, json_response
 
 __all__ = [
@@ -45,6 +45,12 @@ _ERRORS: dict[str, tuple[int, str]] = {
     "phone_number_exists": (409, "phone_number_exists"),
     "payload_too_large": (413, "payload_too_large"),
     "internal": (500, "internal_server_error"),
+    # Statuses fault rules can inject.
+    "unprocessable": (422, "unprocessable_content"),
+    "rate_limited": (429, "rate_limited"),
+    "bad_gateway": (502, "bad_gateway"),
+    "unavailable": (503, "service_unavailable"),
+    "timeout": (504, "gateway_timeout"),
 }
 
 
@@ -57,9 +63,13 @@ class TelephonyFamily(Family):
     def authenticate(self, call: Call) -> None:
         authenticate(call)
 
+    def tenant(self, call: Call) -> str | None:
+        return tenant_of(call)
+
     def render(self, error: DomainError, call: Call | None) -> Response:
         status, error_type = _ERRORS.get(error.code, _ERRORS["internal"])
-        return json_response({"error_type": error_type, "description": error.message}, status)
+        status = error.details.get("fault_status", status)  # an injected fault chooses its status
+        return json_response({"error_type": error_type, "description": error.message}, status, retry_after(error))
 
 
 def _principal(call: Call) -> Principal:

@@ -7,6 +7,7 @@ re-entrant lock; the clock and the inbox are thread-safe on their own.
 
 from __future__ import annotations
 
+import random
 import threading
 from datetime import datetime
 from typing import Any
@@ -15,8 +16,10 @@ from .agora import AgoraWorld
 from .bithuman import DIALECTS, BitHumanWorld
 from .clock import Clock
 from .errors import DomainError
+from .faults import Faults
 from .ids import Ids
 from .inbox import DEFAULT_INBOX_LIMIT, Event, Inbox
+from .journal import DEFAULT_JOURNAL_LIMIT, Journal
 from .telephony import TelephonyWorld
 
 __all__ = ["DIALECTS", "Clock", "DomainError", "Event", "Ids", "Inbox", "World"]
@@ -29,6 +32,7 @@ class World:
         seed: seed for generated ids (``None``: not reproducible).
         bithuman_dialect: the default bitHuman dialect, ``current`` or ``legacy``.
         inbox_limit: events kept per tenant.
+        journal_limit: requests kept in the request journal (0: no journal).
         clock: a clock to share (a new real-time clock by default).
     """
 
@@ -38,6 +42,7 @@ class World:
         seed: int | None = None,
         bithuman_dialect: str = "current",
         inbox_limit: int = DEFAULT_INBOX_LIMIT,
+        journal_limit: int = DEFAULT_JOURNAL_LIMIT,
         clock: Clock | None = None,
     ) -> None:
         self.lock = threading.RLock()
@@ -45,6 +50,8 @@ class World:
         self.seed = seed
         self.ids = Ids(seed)
         self.inbox = Inbox(inbox_limit)
+        self.journal = Journal(journal_limit)
+        self.faults = Faults(random.Random(seed))
         self.bithuman = BitHumanWorld(self, bithuman_dialect)
         self.agora = AgoraWorld(self)
         self.telephony = TelephonyWorld(self)
@@ -71,6 +78,9 @@ class World:
             if "seed" in document:
                 self.seed = document["seed"]
                 self.ids.reseed(self.seed)
+                self.faults.set_rng(random.Random(self.seed))
+            for rule in document.get("faults", ()):
+                self.faults.add(rule)
             clock = document.get("clock") or {}
             if "freeze_at" in clock:
                 self.clock.freeze(_timestamp(clock["freeze_at"]))
@@ -110,6 +120,7 @@ class World:
                 self.clear()
                 self.clock.reset()
                 self.ids.reseed(self.seed)
+                self.faults.set_rng(random.Random(self.seed))
                 for document in self._boot:
                     self._apply(document)
                 return
@@ -132,6 +143,8 @@ class World:
             self.bithuman.clear()
             self.agora.clear()
             self.inbox.clear()
+            self.journal.clear()
+            self.faults.clear()
 
     def tenants(self) -> dict[str, str]:
         """Tenant id -> vendor, for every tenant that exists now."""

@@ -70,7 +70,7 @@ class Inbox:
         self._by_tenant: dict[str, deque[Event]] = {}
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
-        self._listeners: list[Callable[[Event], None]] = []
+        self._listeners: tuple[Callable[[Event], None], ...] = ()  # copied on write: safe to iterate
 
     def record(self, **fields: Any) -> Event:
         """Append an event; ``fields`` are the ``Event`` fields but ``id``."""
@@ -85,9 +85,18 @@ class Inbox:
         return event
 
     def subscribe(self, listener: Callable[[Event], None]) -> Callable[[], None]:
-        """Call ``listener`` with every new event; returns a function that unsubscribes."""
-        self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener)
+        """Call ``listener`` with every new event (in the recording thread; it must not block).
+
+        Returns a function that unsubscribes.
+        """
+        with self._lock:
+            self._listeners = (*self._listeners, listener)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                self._listeners = tuple(x for x in self._listeners if x is not listener)
+
+        return unsubscribe
 
     def query(
         self,

@@ -1,0 +1,213 @@
+"""The live side of the control plane: the event stream, the request journal, fault rules and the
+dashboard's files. Handlers are named after the operationIds of ``admin/openapi.yaml``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import Counter
+from collections.abc import AsyncIterator
+from importlib import resources
+from typing import Any
+
+import orjson
+from sse_starlette.sse import EventSourceResponse
+from starlette.responses import Response
+
+from ..api.base import Call, json_response
+from ..routing import FAULT_STATUSES
+from ..spec import load_spec
+from ..world.errors import DomainError
+from ..world.inbox import Event, Inbox
+
+__all__ = [
+    "SSE_BUFFER",
+    "EventFeed",
+    "add_fault",
+    "clear_faults",
+    "clear_journal",
+    "count_journal",
+    "delete_fault",
+    "get_dashboard",
+    "get_dashboard_asset",
+    "list_faults",
+    "list_journal",
+    "stream_events",
+]
+
+SSE_BUFFER = 1000  # events one stream may hold for a client that does not read
+_MEDIA = {".js": "text/javascript", ".css": "text/css", ".html": "text/html", ".svg": "image/svg+xml"}
+
+
+# -- dashboard files -------------------------------------------------------------------------------
+
+
+def _static(name: str) -> bytes:
+    path = resources.files("mockserver").joinpath("admin", "static", name)
+    if not path.is_file():
+        raise DomainError("not_found", f"no dashboard file {name!r}")
+    return path.read_bytes()
+
+
+def get_dashboard(call: Call) -> Response:
+    return Response(_static("index.html"), media_type="text/html; charset=utf-8", headers={"Cache-Control": "no-cache"})
+
+
+def get_dashboard_asset(call: Call) -> Response:
+    name = call.path["asset"]
+    suffix = name[name.rfind(".") :] if "." in name else ""
+    media = _MEDIA.get(suffix, "application/octet-stream")
+    return Response(_static(name), media_type=media, headers={"Cache-Control": "no-cache"})
+
+
+# -- the event stream ------------------------------------------------------------------------------
+
+
+class EventFeed:
+    """One subscriber's view of the inbox: replay after ``last_id``, then live events, bounded.
+
+    Events are recorded in whatever thread touches the world; the feed's listener hands them to
+    the feed's event loop without blocking. When more than ``buffer`` events wait (the client does
+    not read), the feed drops them, yields one ``None`` (overflow) and ends: memory stays bounded
+    and the client resumes from its Last-Event-ID.
+    """
+
+    def __init__(self, inbox: Inbox, filters: dict[str, Any], last_id: int | None, buffer: int = SSE_BUFFER) -> None:
+        self.inbox = inbox
+        self.filters = filters
+        self.last_id = last_id
+        self.buffer = buffer
+        self.loop = asyncio.get_running_loop()
+        self.queue: asyncio.Queue[Event | None] = asyncio.Queue(maxsize=buffer)
+        self.overflowed = False
+        # Subscribe before replaying, so nothing recorded in between is lost (duplicates are skipped).
+        self.unsubscribe = inbox.subscribe(self._listener)
+
+    def _listener(self, event: Event) -> None:
+        if all(getattr(event, key) == value for key, value in self.filters.items()):
+            with contextlib.suppress(RuntimeError):  # the loop is closing
+                self.loop.call_soon_threadsafe(self._offer, event)
+
+    def _offer(self, event: Event) -> None:
+        if self.overflowed:
+            return
+        try:
+            self.queue.put_nowait(event)
+        except asyncio.QueueFull:
+            self.overflowed = True
+            with contextlib.suppress(asyncio.QueueEmpty):
+                self.queue.get_nowait()
+            self.queue.put_nowait(None)
+
+    async def __aiter__(self) -> AsyncIterator[Event | None]:
+        try:
+            sent = self.last_id or 0
+            for event in self.inbox.query(since=self.last_id, **self.filters):
+                sent = event.id
+                yield event
+            while True:
+                item = await self.queue.get()
+                if item is None:
+                    yield None
+                    return
+                if item.id > sent:  # else: already replayed
+                    sent = item.id
+                    yield item
+        finally:
+            self.unsubscribe()
+
+
+async def stream_events(call: Call) -> Response:
+    """Server-Sent Events of the inbox: replay after Last-Event-ID, then live, never blocking the mock."""
+    filters: dict[str, Any] = {
+        k: call.query[k] for k in ("tenant", "vendor", "agent", "room", "kind") if k in call.query
+    }
+    header = call.request.headers.get("last-event-id", "")
+    last_id = int(header) if header.isdigit() else call.query.get("last_event_id")
+    feed = EventFeed(call.world.inbox, filters, last_id)
+
+    async def messages() -> AsyncIterator[dict[str, Any]]:
+        sent = last_id or 0
+        async for event in feed:
+            if event is None:
+                note = {"reason": f"more than {feed.buffer} events waiting; resume with Last-Event-ID", "last_id": sent}
+                yield {"event": "overflow", "data": orjson.dumps(note).decode()}
+                return
+            sent = event.id
+            yield {"event": "inbox", "id": str(event.id), "data": orjson.dumps(event.to_dict()).decode()}
+
+    return EventSourceResponse(messages(), ping=15, headers={"Cache-Control": "no-cache"})
+
+
+# -- the request journal ---------------------------------------------------------------------------
+
+
+def _journal_filters(call: Call) -> dict[str, Any]:
+    return {k: call.query[k] for k in ("operation", "status", "tenant") if k in call.query}
+
+
+def list_journal(call: Call) -> Response:
+    journal = call.world.journal
+    entries = journal.query(**_journal_filters(call), since=call.query.get("since"), limit=call.query.get("limit"))
+    return json_response(
+        {
+            "count": len(entries),
+            "total": journal.total,
+            "last_id": entries[-1].id if entries else None,
+            "entries": [e.to_dict() for e in entries],
+        }
+    )
+
+
+def count_journal(call: Call) -> Response:
+    journal = call.world.journal
+    entries = journal.query(**_journal_filters(call))
+    by_status = Counter(str(e.status) for e in entries)
+    by_operation = Counter(e.operation or "(no operation)" for e in entries)
+    return json_response(
+        {"count": len(entries), "total": journal.total, "by_status": by_status, "by_operation": by_operation}
+    )
+
+
+def clear_journal(call: Call) -> Response:
+    return json_response({"dropped": call.world.journal.clear()})
+
+
+# -- fault rules -----------------------------------------------------------------------------------
+
+
+def list_faults(call: Call) -> Response:
+    return json_response([r.to_dict() for r in call.world.faults.list()])
+
+
+def add_fault(call: Call) -> Response:
+    spec = call.body
+    operation = spec.get("operation")
+    status = spec.get("status")
+    if operation is not None:
+        op = load_spec().operations.get(operation)
+        if op is None:
+            raise DomainError(
+                "invalid_field", f"operation {operation!r} is not an operationId of the contract", field="operation"
+            )
+        if status is not None and str(status) not in op.responses:
+            documented = ", ".join(s for s in op.responses if s.startswith(("4", "5")))
+            raise DomainError(
+                "invalid_field",
+                f"{operation} does not document status {status}; it documents {documented}",
+                field="status",
+            )
+    elif status is not None and status not in FAULT_STATUSES:
+        raise DomainError(
+            "invalid_field", f"status must be one of {', '.join(map(str, FAULT_STATUSES))}", field="status"
+        )
+    return json_response(call.world.faults.add(spec).to_dict(), 201)
+
+
+def delete_fault(call: Call) -> Response:
+    call.world.faults.remove(int(call.path["fault_id"]))
+    return Response(status_code=204)
+
+
+def clear_faults(call: Call) -> Response:
+    return json_response({"dropped": call.world.faults.clear()})
