@@ -19,6 +19,8 @@ from . import __version__
 from .app import create_app
 from .fixtures import FixtureError, load_fixture_file
 from .world import World
+from .world.inbox import DEFAULT_INBOX_LIMIT
+from .world.journal import DEFAULT_JOURNAL_LIMIT
 
 __all__ = ["main"]
 
@@ -42,7 +44,7 @@ def banner(world: World, url: str) -> str:
         f"  bitHuman Agent Context API   {url}/v1/agent/{{agent_code}}/speak | /add-context"
         f"  (default dialect: {world.bithuman.default_dialect})",
         f"  Agora Conversational AI v2   {url}/api/conversational-ai-agent",
-        f"  Control plane                {url}/_mock/health  (spec: {url}/_mock/openapi.json)",
+        f"  Dashboard and control plane  {url}/_mock/  (spec: {url}/_mock/openapi.json)",
     ]
     accounts = list(world.bithuman.accounts.values())
     if accounts:
@@ -131,6 +133,20 @@ def main() -> None:
     show_default=True,
     help="'info' prints one line per request; 'warning' silences them.",
 )
+@click.option(
+    "--inbox-limit",
+    type=click.IntRange(1),
+    default=DEFAULT_INBOX_LIMIT,
+    show_default=True,
+    help="Events kept per tenant in the inbox.",
+)
+@click.option(
+    "--journal-limit",
+    type=click.IntRange(0),
+    default=DEFAULT_JOURNAL_LIMIT,
+    show_default=True,
+    help="Requests kept in the request journal (0 turns it off).",
+)
 def serve(
     host: str,
     port: int,
@@ -139,11 +155,13 @@ def serve(
     seed: int | None,
     bithuman_dialect: str,
     log_level: str,
+    inbox_limit: int,
+    journal_limit: int,
 ) -> None:
     """Serve both vendor APIs and the control plane."""
     level = getattr(logging, log_level.upper())
     logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr)
-    world = World(seed=seed, bithuman_dialect=bithuman_dialect)
+    world = World(seed=seed, bithuman_dialect=bithuman_dialect, inbox_limit=inbox_limit, journal_limit=journal_limit)
     try:
         app = create_app(world, fixtures=[] if empty else _resolve(fixtures), access_log=True)
     except FixtureError as exc:
