@@ -16,7 +16,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from starlette.testclient import TestClient
 
 from mockserver import World, create_app
-from mockserver.world.conversation import speech_seconds
+from mockserver.world.conversation import THINK_S, speech_seconds
 
 from .agora_support import properties
 from .conftest import DEFAULT_FIXTURE, ResponseChecker
@@ -27,18 +27,37 @@ TEXTS = st.sampled_from(["hi", "hello there", "a much longer sentence to speak",
 
 
 class Model:
-    """What an agent should be doing, computed with plain arithmetic."""
+    """What an agent should be doing, computed with plain arithmetic.
+
+    An activity is a list of phases ``(state, seconds)``: a speech is one speaking phase; a
+    thought is a thinking phase (THINK_S) then the reply's speaking phase (the responder echoes).
+    """
 
     def __init__(self) -> None:
         self.status = "RUNNING"
         self.stopping_until = 0.0
-        self.current_end: float | None = None
-        self.queue: list[float] = []  # durations
+        self.phases: list[tuple[str, float]] = []  # what is under way; the first phase ends at ``end``
+        self.end = 0.0
+        self.queue: list[list[tuple[str, float]]] = []
+
+    @property
+    def state(self) -> str:
+        return self.phases[0][0] if self.phases else "listening"
+
+    def start(self, phases: list[tuple[str, float]], now: float) -> None:
+        self.phases, self.end = list(phases), now + phases[0][1]
+
+    def cut(self) -> None:
+        self.phases, self.queue = [], []
 
     def settle(self, now: float) -> None:
-        while self.current_end is not None and self.current_end <= now:
-            end = self.current_end
-            self.current_end = end + self.queue.pop(0) if self.queue else None
+        while self.phases and self.end <= now:
+            done = self.end
+            self.phases.pop(0)
+            if not self.phases and self.queue:
+                self.phases = self.queue.pop(0)
+            if self.phases:
+                self.end = done + self.phases[0][1]
         if self.status == "STOPPING" and now >= self.stopping_until:
             self.status = "STOPPED"
 
@@ -89,7 +108,7 @@ class AgentsMachine(RuleBasedStateMachine):
         assert r.status_code == 200
         if model.status == "RUNNING":
             model.status, model.stopping_until = "STOPPING", self.now + 1.0
-            model.current_end, model.queue = None, []
+            model.cut()
 
     @rule(data=st.data(), text=TEXTS, priority=st.sampled_from(["INTERRUPT", "APPEND", "IGNORE"]))
     def speak(self, data: st.DataObject, text: str, priority: str) -> None:
@@ -102,12 +121,54 @@ class AgentsMachine(RuleBasedStateMachine):
             assert r.status_code == 404 and r.json()["reason"] == "TaskNotFound"
             return
         assert r.status_code == 200
-        busy = model.current_end is not None
-        duration = speech_seconds(text)
-        if not busy or priority == "INTERRUPT":
-            model.current_end, model.queue = self.now + duration, []
+        speech = [("speaking", speech_seconds(text))]
+        if model.state == "listening" or priority == "INTERRUPT":
+            model.cut()
+            model.start(speech, self.now)
         elif priority == "APPEND":
-            model.queue.append(duration)
+            model.queue.append(speech)
+
+    @rule(
+        data=st.data(),
+        text=TEXTS,
+        listening=st.none() | st.sampled_from(["inject", "interrupt", "ignore", "append"]),
+        thinking=st.none() | st.sampled_from(["interrupt", "ignore", "append"]),
+        speaking=st.none() | st.sampled_from(["interrupt", "ignore", "append"]),
+    )
+    def think(
+        self, data: st.DataObject, text: str, listening: str | None, thinking: str | None, speaking: str | None
+    ) -> None:
+        agent_id = self.pick(data)
+        if agent_id is None:
+            return
+        model = self.models[agent_id]
+        body: dict[str, Any] = {"text": text}
+        for key, value in (
+            ("on_listening_action", listening),
+            ("on_thinking_action", thinking),
+            ("on_speaking_action", speaking),
+        ):
+            if value is not None:
+                body[key] = value
+        r = self.client.post(f"{BASE}/agents/{agent_id}/think", json=body, headers=AUTH)
+        if model.status != "RUNNING":
+            assert r.status_code == 404
+            return
+        assert r.status_code == 200
+        # Documented defaults (v2.7+): interrupt while listening or thinking, ignore while speaking.
+        action = {
+            "listening": listening or "interrupt",
+            "thinking": thinking or "interrupt",
+            "speaking": speaking or "ignore",
+        }[model.state]
+        thought = [("thinking", THINK_S), ("speaking", speech_seconds(text))]  # the responder echoes
+        if action == "ignore":
+            return
+        if model.state != "listening" and action == "append":
+            model.queue.append(thought)
+            return
+        model.cut()
+        model.start(thought, self.now)
 
     @rule(data=st.data())
     def interrupt(self, data: st.DataObject) -> None:
@@ -117,9 +178,9 @@ class AgentsMachine(RuleBasedStateMachine):
         model = self.models[agent_id]
         r = self.client.post(f"{BASE}/agents/{agent_id}/interrupt", headers=AUTH)
         assert r.status_code == (200 if model.status == "RUNNING" else 404)
-        model.current_end, model.queue = None, []
+        model.cut()
 
-    @rule(seconds=st.sampled_from([0.1, 0.3, 0.7, 1.0, 2.5]))
+    @rule(seconds=st.sampled_from([0.1, 0.3, 0.5, 0.8, 1.0, 2.5]))
     def advance(self, seconds: float) -> None:
         self.world.clock.advance(seconds)
         self.now += seconds
@@ -134,8 +195,7 @@ class AgentsMachine(RuleBasedStateMachine):
             got = self.client.get(f"/_mock/agora/projects/demo-app-id/agents/{agent_id}").json()
             assert got["status"] == model.status, (agent_id, got, vars(model))
             if model.status == "RUNNING":
-                expected = "speaking" if model.current_end is not None else "listening"
-                assert got["state"] == expected, (got, vars(model))
+                assert got["state"] == model.state, (got, vars(model))
                 assert len(got["queue"]) == len(model.queue)
 
 
