@@ -8,13 +8,18 @@ request pays for building a readable error.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import hashlib
+import os
 import re
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import jsonschema_rs
+import orjson
 import yaml
 
 from .world.errors import DomainError
@@ -166,10 +171,35 @@ def _operation(
     )
 
 
+def _cache_dir() -> Path | None:
+    if os.environ.get("MOCKSERVER_NO_CACHE"):
+        return None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "agent-mockserver"
+
+
 def load_document(name: str = "openapi.yaml", package: str = "mockserver") -> dict[str, Any]:
-    """Read a YAML document shipped in ``package``."""
-    text = resources.files(package).joinpath(name).read_text(encoding="utf-8")
-    document: dict[str, Any] = yaml.load(text, Loader=_LOADER)
+    """Read a YAML document shipped in ``package``.
+
+    Parsing the 190 KB contract takes a good part of a second on a slow machine, and start-up
+    should feel instant, so the parsed document is cached as JSON, keyed by the text's SHA-256
+    (a changed file is parsed again). Set MOCKSERVER_NO_CACHE to skip the cache.
+    """
+    raw = resources.files(package).joinpath(name).read_bytes()
+    digest = hashlib.sha256(raw).hexdigest()[:24]
+    folder = _cache_dir()
+    cached = folder / f"{name.replace('/', '_')}-{digest}.json" if folder is not None else None
+    if cached is not None and cached.is_file():
+        with contextlib.suppress(OSError, orjson.JSONDecodeError):
+            document: dict[str, Any] = orjson.loads(cached.read_bytes())
+            return document
+    document = yaml.load(raw.decode("utf-8"), Loader=_LOADER)
+    if cached is not None:
+        with contextlib.suppress(OSError):
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cached.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_bytes(orjson.dumps(document))
+            tmp.replace(cached)  # atomic: parallel workers never read a half-written file
     return document
 
 
