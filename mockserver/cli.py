@@ -7,7 +7,6 @@ import base64
 import contextlib
 import logging
 import shlex
-import socket
 import sys
 from importlib import resources
 from pathlib import Path
@@ -18,6 +17,7 @@ import uvicorn
 from . import __version__
 from .app import create_app
 from .fixtures import FixtureError, load_fixture_file
+from .server import listening_socket
 from .world import World
 from .world.inbox import DEFAULT_INBOX_LIMIT
 from .world.journal import DEFAULT_JOURNAL_LIMIT
@@ -166,11 +166,8 @@ def serve(
         app = create_app(world, fixtures=[] if empty else _resolve(fixtures), access_log=True)
     except FixtureError as exc:
         raise click.ClickException(str(exc)) from None
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        sock.bind((host, port))
+        sock = listening_socket(host, port)
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     bound_port = sock.getsockname()[1]

@@ -96,16 +96,19 @@ class SpecRouter:
         self.buckets: dict[tuple[str, int], list[tuple[re.Pattern[str], PathEndpoint]]] = {}
         for template in sorted(endpoints, key=lambda t: t.count("{")):
             segments = template.strip("/").split("/")
-            pattern = "/".join(f"(?P<{seg[1:-1]}>[^/]+)" if seg.startswith("{") else re.escape(seg) for seg in segments)
+            # The pattern keeps the template's own slashes (``/_mock/`` is not ``/_mock``).
+            pattern = "/".join(
+                f"(?P<{seg[1:-1]}>[^/]+)" if seg.startswith("{") else re.escape(seg) for seg in template.split("/")
+            )
             key = (segments[0], len(segments))
-            self.buckets.setdefault(key, []).append((re.compile(f"^/{pattern}$"), endpoints[template]))
+            self.buckets.setdefault(key, []).append((re.compile(f"^{pattern}$"), endpoints[template]))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await _lifespan(receive, send)
             return
         path: str = scope["path"]
-        first, _, rest = path[1:].partition("/")
+        first, _, rest = path.strip("/").partition("/")
         for pattern, endpoint in self.buckets.get((first, rest.count("/") + 2 if rest else 1), ()):
             match = pattern.match(path)
             if match is not None:

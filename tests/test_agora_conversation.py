@@ -134,8 +134,11 @@ def test_append_queues_and_ignore_is_dropped_while_busy(tenant: Tenant) -> None:
         (TEN_CHARS, "spoken"),
         ("second", "queued"),
         ("never", "ignored"),
+        ("second", "spoken"),  # the queued speech began when the first ended
         ("now", "spoken"),
     ]
+    started = [e for e in tenant.events(agent=agent_id, kind="speech") if e.text == "second"]
+    assert started[1].data["queued_event"] == started[0].id and started[1].time == T0 + SPEECH_S
     history = [c.content for c in tenant.sdk.agents.get_history(tenant.appid, agent_id).contents]
     assert history == [TEN_CHARS, "second", "now"]
 

@@ -304,7 +304,26 @@ class Conversation:
             return
         self._end_turn(activity.turn, at, "ok", playback_duration_ms=_ms(at - activity.start))
         if self.queue:
-            self._start(self.queue.popleft(), at)
+            self._start_queued(self.queue.popleft(), at)
+
+    def _start_queued(self, activity: Activity, at: float) -> None:
+        """A queued speech or thought begins: say so in the inbox (it was announced as ``queued``)."""
+        kinds = {
+            "speak": ("speech", "spoken", "speak_agent"),
+            "think": ("think", "thinking", "think_agent"),
+            "voice": ("user_speech", "heard", "agora_user_says"),
+        }
+        kind, outcome, operation = kinds.get(activity.source, ("speech", "spoken", ""))
+        queued_event = activity.event_id
+        activity.event_id = self.emit(
+            kind=kind,
+            text=activity.text,
+            outcome=outcome,
+            time=at,
+            operation=operation,
+            data={"turn_id": activity.turn.turn_id, "queued_event": queued_event},
+        )
+        self._start(activity, at)
 
     def _cut(self, at: float, caused_by: str, end_type: str = "interrupted", **metadata: Any) -> None:
         """Interrupt whatever is under way (its turn ends ``interrupted``)."""
