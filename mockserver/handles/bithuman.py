@@ -1,0 +1,134 @@
+"""bitHuman handles: ``mockserver.bithuman`` makes accounts; an ``Agent`` says what it was told."""
+
+from __future__ import annotations
+
+from secrets import token_hex
+from typing import TYPE_CHECKING, Any
+
+from ..client import Event, quote
+from .common import Expected, expect
+
+if TYPE_CHECKING:
+    from .mockserver import Mockserver
+
+__all__ = ["Account", "Agent", "BitHuman"]
+
+
+class BitHuman:
+    """Makes bitHuman tenants: each call is a new account with an api-secret of its own."""
+
+    def __init__(self, ms: Mockserver) -> None:
+        self._ms = ms
+
+    def account(
+        self, *, agents: Any = (), secrets: list[str] | None = None, dialect: str | None = None, rate_limit: Any = None
+    ) -> Account:
+        """A fresh account; ``agents`` as in the control plane (``[{"code": ..., "rooms": [...]}]``)."""
+        tenant = self._ms.new_id()
+        body: dict[str, Any] = {"id": tenant, "secrets": secrets or [f"sk_{token_hex(16)}"], "agents": list(agents)}
+        if dialect is not None:
+            body["dialect"] = dialect
+        if rate_limit is not None:
+            body["rate_limit"] = rate_limit
+        raw = self._ms.client.call("POST", "/_mock/bithuman/accounts", body)
+        self._ms.adopt(tenant)
+        return Account(self._ms, raw)
+
+    def agent(self, code: str | None = None, *, rooms: Any = ("room-1",), **account: Any) -> Agent:
+        """A fresh account with one agent in ``rooms`` (active; ``{"id", "active": False}`` for a closed one)."""
+        spec = {"rooms": list(rooms), **({"code": code} if code else {})}
+        return self.account(agents=[spec], **account).agents[0]
+
+    def get_account(self, account_id: str) -> Account:
+        """An account that exists already (from a fixture file, say)."""
+        return Account(self._ms, self._ms.client.call("GET", f"/_mock/bithuman/accounts/{quote(account_id)}"))
+
+
+class Account:
+    """A bitHuman account: ``.id``, ``.api_secret`` (``.secrets``), ``.agents``."""
+
+    def __init__(self, ms: Mockserver, raw: dict[str, Any]) -> None:
+        self._ms = ms
+        self.id: str = raw["id"]
+        self.secrets: list[str] = list(raw["secrets"])
+        self.path = f"/_mock/bithuman/accounts/{quote(self.id)}"
+        self.agents = [Agent(self, a["code"]) for a in raw.get("agents", ())]
+
+    @property
+    def api_secret(self) -> str:
+        return self.secrets[0]
+
+    def agent(self, code: str | None = None, *, rooms: Any = ("room-1",)) -> Agent:
+        """Add an agent to this account."""
+        body = {"rooms": list(rooms), **({"code": code} if code else {})}
+        agent = Agent(self, self._ms.client.call("POST", f"{self.path}/agents", body)["code"])
+        self.agents.append(agent)
+        return agent
+
+    def get_agent(self, code: str) -> Agent:
+        return next((a for a in self.agents if a.code == code), None) or Agent(self, code)
+
+    def update(self, **changes: Any) -> dict[str, Any]:
+        """Change ``secrets``, ``dialect`` or ``rate_limit`` (``None`` clears the last two)."""
+        raw: dict[str, Any] = self._ms.client.call("PATCH", self.path, changes)
+        self.secrets = list(raw["secrets"])
+        return raw
+
+    def events(self, **filters: Any) -> list[Event]:
+        return self._ms.client.list_inbox(tenant=self.id, **filters)
+
+
+class Agent:
+    """A bitHuman agent: ``.code``, ``.api_secret``; what it was told, and assertions on it."""
+
+    def __init__(self, account: Account, code: str) -> None:
+        self.account, self.code = account, code
+        self._client = account._ms.client
+        self.path = f"{account.path}/agents/{quote(code)}"
+
+    @property
+    def api_secret(self) -> str:
+        return self.account.api_secret
+
+    @property
+    def rooms(self) -> list[str]:
+        """The ids of its active rooms."""
+        return [r["id"] for r in self._client.call("GET", self.path)["rooms"] if r["active"]]
+
+    def open_room(self, room_id: str | None = None) -> str:
+        """Open (or re-open) a room; returns its id (generated when not given)."""
+        return str(self._client.call("POST", f"{self.path}/rooms", {"room_id": room_id} if room_id else {})["id"])
+
+    def close_room(self, room_id: str) -> None:
+        """Close a room: deliveries stop reaching it."""
+        self._client.call("POST", f"{self.path}/rooms/{quote(room_id)}/close")
+
+    def events(self, *, kind: str | None = None, room: str | None = None) -> list[Event]:
+        """What it received, oldest first."""
+        return self._client.list_inbox(tenant=self.account.id, agent=self.code, kind=kind, room=room)
+
+    def said(self, room: str | None = None) -> list[str]:
+        """The texts it was told to speak (in ``room``, or in any), in order."""
+        return [e.text for e in self.events(kind="speech", room=room)]
+
+    def context(self, room: str | None = None) -> list[str]:
+        """The background context it received, in order."""
+        return [e.text for e in self.events(kind="context", room=room)]
+
+    def _who(self, room: str | None) -> str:
+        return f"bitHuman agent {self.code!r} (account {self.account.id!r}{f', room {room!r}' if room else ''})"
+
+    def assert_said(self, *expected: Expected, room: str | None = None) -> None:
+        """Assert it was told to say these (strings, or ``re`` patterns), in this order, among others."""
+        __tracebackhide__ = True
+        expect(self._who(room), ("say", "said"), expected, self.said(room), self.events())
+
+    def assert_context(self, *expected: Expected, room: str | None = None) -> None:
+        """Assert it received this background context, in this order, among other context."""
+        __tracebackhide__ = True
+        expect(self._who(room), ("receive as context", "received"), expected, self.context(room), self.events())
+
+    def assert_silent(self, room: str | None = None) -> None:
+        """Assert it was told to say nothing."""
+        __tracebackhide__ = True
+        expect(self._who(room), ("say", "said"), (), self.said(room), self.events())
