@@ -1,0 +1,138 @@
+// The dashboard: wires the panels to the control plane. The feed is pushed (Server-Sent Events);
+// the rest is polled (the journal with `since`, the world every two seconds), and a panel is only
+// re-rendered when what it shows changed.
+
+import { act, api, notify } from "./api.js";
+import { setText } from "./dom.js";
+import { Faults } from "./faults.js";
+import { Feed } from "./feed.js";
+import { Journal } from "./journal.js";
+import { Agora, BitHuman, Tenants } from "./world.js";
+
+const FAST_MS = 1000; // journal, clock, Agora agents
+const SLOW_MS = 2000; // tenants, accounts, customers, faults
+
+const agora = new Agora();
+const feed = new Feed((event) => agora.noteEvent(event));
+const journal = new Journal();
+const bithuman = new BitHuman();
+const faults = new Faults();
+const tenants = new Tenants((id) => {
+  const select = document.getElementById("feed-tenant");
+  select.value = id;
+  select.dispatchEvent(new Event("change"));
+  notify(`The live feed shows ${id} only; choose “all tenants” to see everything.`);
+});
+
+// -- the clock and the world-wide controls -------------------------------------------------------
+
+const clockNow = document.getElementById("clock-now");
+const clockMode = document.getElementById("clock-mode");
+const freezeButton = document.getElementById("clock-freeze");
+let clock = null;
+
+function showClock(value) {
+  clock = value;
+  setText(clockNow, value.iso.slice(0, 19).replace("T", " ") + " UTC");
+  setText(clockMode, value.frozen ? "frozen" : value.speed === 1 ? "running" : `running ×${value.speed}`);
+  clockMode.dataset.frozen = String(value.frozen);
+  setText(freezeButton, value.frozen ? "Resume" : "Freeze");
+}
+
+document.getElementById("advance-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const input = document.getElementById("advance-seconds");
+  const seconds = Number(input.value);
+  act(
+    event.target.querySelector("button"),
+    () => api("POST", "/clock/advance", { seconds }),
+    (value) => {
+      showClock(value);
+      return `Mock clock moved ${seconds} s forward.`;
+    },
+    fast,
+  );
+});
+
+freezeButton.addEventListener("click", () =>
+  act(
+    freezeButton,
+    () => api("POST", clock?.frozen ? "/clock/resume" : "/clock/freeze", {}),
+    (value) => {
+      showClock(value);
+      return value.frozen ? "Mock clock frozen." : "Mock clock running.";
+    },
+  ),
+);
+
+const resetButton = document.getElementById("reset");
+resetButton.addEventListener("click", () =>
+  act(
+    resetButton,
+    async () => {
+      await api("POST", "/reset", {});
+      feed.reset();
+      agora.reset();
+    },
+    "World reset to its start-up fixtures; inbox, request log and faults cleared.",
+    async () => {
+      await journal.reset();
+      await Promise.all([slow(), fast()]);
+    },
+  ),
+);
+
+// -- polling ---------------------------------------------------------------------------------------
+
+async function fast() {
+  const [value] = await Promise.all([api("GET", "/clock"), journal.poll(), agora.poll()]);
+  showClock(value);
+}
+
+let uptime = 0;
+
+async function slow() {
+  const [health, tenantList, accounts, customers, rules] = await Promise.all([
+    api("GET", "/health"),
+    api("GET", "/tenants"),
+    api("GET", "/bithuman/accounts"),
+    api("GET", "/agora/customers"),
+    api("GET", "/faults"),
+  ]);
+  // A restarted mock numbers its events and requests from 1 again: start the page afresh.
+  if (health.uptime_seconds < uptime) location.reload();
+  uptime = health.uptime_seconds;
+  setText(document.getElementById("version"), `v${health.version}`);
+  tenants.render(tenantList);
+  const ids = tenantList.map((t) => t.id);
+  feed.setTenants(ids);
+  faults.setTenants(ids);
+  bithuman.render(accounts);
+  agora.renderCustomers(customers);
+  faults.render(rules);
+}
+
+let unreachable = false;
+
+/** Run `task` every `ms`, one at a time (a slow answer delays the next poll instead of piling up). */
+function every(ms, task) {
+  const run = async () => {
+    if (!document.hidden) {
+      try {
+        await task();
+        if (unreachable) notify("The mock server answers again.");
+        unreachable = false;
+      } catch (error) {
+        if (!unreachable) notify(`cannot reach the mock server (${error.message})`, true);
+        unreachable = true;
+      }
+    }
+    setTimeout(run, ms);
+  };
+  run();
+}
+
+feed.connect();
+every(SLOW_MS, slow);
+every(FAST_MS, fast);
+document.body.dataset.ready = "true";
