@@ -16,11 +16,17 @@ $(STAMP): pyproject.toml
 serve: $(STAMP)
 	$(BIN)/mockserver serve $(ARGS)
 
+# Every test: the package's tests and the contract suite in process (pytest, with the browser tests
+# when Chromium is there), the contract suite against a served mock by URL, and the examples project
+# installed from the built wheel in a fresh venv.
 test: $(STAMP)
+	bash .ci/browser.sh
 	$(BIN)/python -m pytest -n 2 $(ARGS)
+	bash .ci/contract-url.sh
+	bash .ci/examples.sh
 
 lint: $(STAMP)
-	$(BIN)/python -m ruff check mockserver tests bench
+	$(BIN)/python -m ruff check mockserver tests contract_tests examples bench
 	$(BIN)/python -m mypy mockserver
 
 bench: $(STAMP)

@@ -7,6 +7,7 @@ authenticate the call and to render any ``DomainError`` — the one place each e
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +28,13 @@ def json_response(
     body: Any, status: int = 200, headers: dict[str, str] | None = None, media_type: str = "application/json"
 ) -> Response:
     """A JSON response serialised with orjson."""
-    return Response(orjson.dumps(body), status_code=status, headers=headers, media_type=media_type)
+    try:
+        content = orjson.dumps(body)
+    except TypeError:
+        # orjson refuses integers beyond 64 bits, which a valid request may carry and a handler echo
+        # (get_agent_turns' page_index has no maximum); the standard library writes them.
+        content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    return Response(content, status_code=status, headers=headers, media_type=media_type)
 
 
 @dataclass(slots=True)

@@ -319,11 +319,14 @@ class AgoraWorld:
             agent_id = "1NT29X" + self._world.ids.token("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", 19)
             llm = props.get("llm") or {}
             mllm = props.get("mllm") or {}
+            # mllm.max_history has no documented range: below 1 means the default (as 0 does), and
+            # it is capped at llm.max_history's documented maximum.
+            max_history = min(int(llm.get("max_history") or mllm.get("max_history") or 32), 1024)
             conversation = Conversation(
                 start=now,
                 startup_delay=project.startup_delay,
                 idle_timeout=int(props.get("idle_timeout", 30)),
-                max_history=int(llm.get("max_history") or mllm.get("max_history") or 32),
+                max_history=max_history if max_history >= 1 else 32,
                 greeting=llm.get("greeting_message") or mllm.get("greeting_message"),
                 responder=project.reply_to,
                 emit=self._emit(project, agent_id, props["channel"]),
