@@ -27,7 +27,7 @@ from .resources import Resources
 if TYPE_CHECKING:
     from .target import Target
 
-__all__ = ["SAFETY", "ConformanceSchema", "build_schema", "operation_id"]
+__all__ = ["SAFETY", "ConformanceSchema", "build_schema", "operation_id", "safety"]
 
 # What an operation may do to a real account (see docs/contract-tests.md). Everything not named
 # here is safe: reads, and actions on an agent or call by id (a generated id names nothing).
@@ -51,9 +51,8 @@ def operation_id(operation: Any) -> str:
 class ConformanceSchema:
     """A schemathesis schema for one target, with the resources its calls created."""
 
-    def __init__(self, target: Target, *, max_examples: int) -> None:
+    def __init__(self, target: Target) -> None:
         self.target = target
-        self.max_examples = max_examples
         self.resources = Resources(target)
         self.schema = build_schema(target, self.resources)
 

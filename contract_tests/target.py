@@ -32,6 +32,8 @@ __all__ = [
     "ENVIRONMENT",
     "IN_PROCESS_URL",
     "ControlPlane",
+    "ControlPlaneError",
+    "Credentials",
     "Http",
     "RealEnv",
     "Target",
@@ -288,9 +290,6 @@ class ControlPlane:
 
     def resume(self) -> float:
         return float(self._call("POST", "/clock/resume", {})["now"])
-
-    def answer_call(self, appid: str, agent_id: str) -> Any:
-        return self._call("POST", f"/agora/projects/{appid}/calls/{agent_id}/answer")
 
 
 @dataclass

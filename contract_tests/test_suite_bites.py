@@ -128,7 +128,7 @@ def _messages(error: BaseException) -> str:
 
 def conformance_failure(target: Target, operation_id: str, examples: int = 60) -> str:
     """Run the conformance check of one operation; return the failure's message."""
-    conformance = ConformanceSchema(target, max_examples=examples)
+    conformance = ConformanceSchema(target)
     operation = conformance.schema.find_operation_by_id(operation_id)
     cases = st.one_of(operation.as_strategy(GenerationMode.POSITIVE), operation.as_strategy(GenerationMode.NEGATIVE))
 
