@@ -195,3 +195,20 @@ def test_a_malformed_phone_number_is_invalid_phone_format(client: TestClient) ->
     del body["label"]
     r = client.post(PHONE, json=body, headers=AGORA)
     assert (r.status_code, r.json()["error_type"]) == (422, "unprocessable_content")
+
+
+def test_regressions_found_by_the_contract_suite(client: TestClient) -> None:
+    # A negative mllm.max_history (no documented range) once crashed join with a 500.
+    props = {
+        "channel": "c",
+        "token": "t",
+        "agent_rtc_uid": "1",
+        "remote_rtc_uids": ["2"],
+        "mllm": {"enable": True, "max_history": -5},
+    }
+    r = client.post(JOIN, json={"name": "m", "properties": props}, headers=AGORA)
+    assert r.status_code == 200, r.text
+    # A huge page_index (no documented maximum) is echoed: beyond 64 bits orjson once refused it.
+    url = f"/api/conversational-ai-agent/v2/projects/demo-app-id/agents/{r.json()['agent_id']}/turns"
+    r = client.get(url, params={"page_index": str(2**70)}, headers=AGORA)
+    assert r.status_code == 200 and r.json()["pagination"]["page_index"] == 2**70
