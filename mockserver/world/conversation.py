@@ -341,6 +341,24 @@ class Conversation:
             data={"caused_by": caused_by, "turn_id": activity.turn.turn_id, "interrupts": activity.event_id},
         )
 
+    def _clear(self, at: float, caused_by: str) -> None:
+        """Interrupt what is under way and drop what was queued after it."""
+        self._cut(at, caused_by)
+        self._drop_queue(at, caused_by)
+
+    def _announce(
+        self, activity: Activity, kind: str, outcome: str, at: float, data: dict[str, Any], operation: str
+    ) -> None:
+        """Record the inbox event of a request's activity (its id lets a later cut refer to it)."""
+        activity.event_id = self.emit(
+            kind=kind,
+            text=activity.text,
+            outcome=outcome,
+            time=at,
+            data={**data, "turn_id": activity.turn.turn_id},
+            operation=operation,
+        )
+
     def _drop_queue(self, at: float, caused_by: str) -> None:
         while self.queue:
             activity = self.queue.popleft()
@@ -377,35 +395,19 @@ class Conversation:
             self._ignore(at, turn, "speech", text, data, "speak_agent")
             return "ignored"
         if busy and priority == "APPEND":
-            activity.event_id = self.emit(
-                kind="speech",
-                text=text,
-                outcome="queued",
-                time=at,
-                data={**data, "turn_id": turn.turn_id},
-                operation="speak_agent",
-            )
+            self._announce(activity, "speech", "queued", at, data, "speak_agent")
             self.queue.append(activity)
             return "queued"
         if busy:
-            self._cut(at, "api_speak")
-            self._drop_queue(at, "api_speak")
-        activity.event_id = self.emit(
-            kind="speech",
-            text=text,
-            outcome="spoken",
-            time=at,
-            data={**data, "turn_id": turn.turn_id},
-            operation="speak_agent",
-        )
+            self._clear(at, "api_speak")
+        self._announce(activity, "speech", "spoken", at, data, "speak_agent")
         self._start(activity, at)
         return "spoken"
 
     def interrupt(self, at: float) -> bool:
         """``interrupt``: stop the current speech or thought (and what was queued after it)."""
         busy = self.current is not None
-        self._cut(at, "api_interrupt")
-        self._drop_queue(at, "api_interrupt")
+        self._clear(at, "api_interrupt")
         self.emit(
             kind="interrupt",
             text="",
@@ -430,33 +432,18 @@ class Conversation:
             return "ignored"
         self.history.append({"role": "user", "content": text})
         if self.current is not None and action == "append":
-            activity.event_id = self.emit(
-                kind="think",
-                text=text,
-                outcome="queued",
-                time=at,
-                data={**data, "turn_id": turn.turn_id},
-                operation="think_agent",
-            )
+            self._announce(activity, "think", "queued", at, data, "think_agent")
             self.queue.append(activity)
             return "queued"
         if self.current is not None:  # interrupt (inject is only offered while listening)
-            self._cut(at, "api_speak")
-            self._drop_queue(at, "api_speak")
-        activity.event_id = self.emit(
-            kind="think",
-            text=text,
-            outcome="thinking",
-            time=at,
-            data={**data, "turn_id": turn.turn_id},
-            operation="think_agent",
-        )
+            self._clear(at, "api_speak")
+        self._announce(activity, "think", "thinking", at, data, "think_agent")
         self._start(activity, at)
         return "thinking"
 
     def user_says(self, at: float, text: str, strategy: str = "append") -> str:
         """The simulated remote user speaks: barge-in if allowed, then the agent thinks and replies."""
-        duration = max(MIN_SPEECH_S, len(text) * SPEECH_MS_PER_CHAR / 1000.0)
+        duration = speech_seconds(text)
         turn = self._new_turn(at, "voice_input", {"speech_duration_ms": _ms(duration)})
         activity = Activity("thinking", text, turn, True, "voice")
         if self.current is not None and not self.current.interruptable:
@@ -472,28 +459,13 @@ class Conversation:
                 )
                 return "ignored"
             self.history.append({"role": "user", "content": text})
-            activity.event_id = self.emit(
-                kind="user_speech",
-                text=text,
-                outcome="queued",
-                time=at,
-                data={"turn_id": turn.turn_id},
-                operation="agora_user_says",
-            )
+            self._announce(activity, "user_speech", "queued", at, {}, "agora_user_says")
             self.queue.append(activity)
             return "queued"
         if self.current is not None:
-            self._cut(at, "start_of_speech")
-            self._drop_queue(at, "start_of_speech")
+            self._clear(at, "start_of_speech")
         self.history.append({"role": "user", "content": text})
-        activity.event_id = self.emit(
-            kind="user_speech",
-            text=text,
-            outcome="heard",
-            time=at,
-            data={"turn_id": turn.turn_id},
-            operation="agora_user_says",
-        )
+        self._announce(activity, "user_speech", "heard", at, {}, "agora_user_says")
         self._start(activity, at)
         return "heard"
 
