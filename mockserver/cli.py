@@ -56,7 +56,8 @@ def banner(world: World, url: str) -> str:
             f"{' | '.join(account.secrets)}; agents {agents or 'none'}"
         )
     for customer in world.agora.customers.values():
-        projects = ", ".join(customer.projects) or "none"
+        projects = ", ".join(f"{p.appid} (App Certificate {p.app_certificate})" for p in customer.projects.values())
+        projects = projects or "none"
         lines.append(f"  Agora {customer.id}: Basic {customer.id}:{customer.secret}; projects {projects}")
     sample = next(((a, ag) for a in accounts for ag in a.agents.values() if ag.active_rooms()), None)
     if sample:

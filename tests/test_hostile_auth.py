@@ -1,0 +1,214 @@
+"""Hostile requests against authentication, secrets and the request journal.
+
+Each test replays an attack on the mock (a zlib bomb in a token, raw non-ASCII credentials, a
+forged token, a body still uploading while its account goes away, a journal stuffed with huge or
+deep requests, secrets sent every way) and checks the whole class is closed, not only the example.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import struct
+import time
+import zlib
+from typing import Any
+
+import pytest
+from agora_agent.agentkit.token import generate_convo_ai_token
+from starlette.testclient import TestClient
+
+from mockserver import World, create_app
+from mockserver.world.agora import TOKEN_MAX_BYTES, TOKEN_MAX_CHARS, parse_access_token
+
+from .conftest import DOCS_SECRET
+
+AGORA = "/api/conversational-ai-agent/v2/projects/demo-app-id"
+VICTIM = "0f" * 16  # a 32-character App ID, as the SDK's token builder wants
+DEMO_CERT = "00112233445566778899aabbccddeeff"  # fixtures/default.yaml
+BASIC = "Basic " + base64.b64encode(b"demo-customer-id:demo-customer-secret").decode()
+PROPS = {
+    "channel": "support",
+    "token": "rtc-token",
+    "agent_rtc_uid": "1001",
+    "remote_rtc_uids": ["1002"],
+    "llm": {"url": "https://llm.example/v1/chat/completions"},
+    "tts": {"vendor": "microsoft", "params": {"key": "k", "region": "eastus", "voice_name": "en-US-A"}},
+}
+
+
+def agora_token(info: bytes, signature: bytes = b"\0" * 32) -> str:
+    """An AccessToken2 around ``info`` (the signed part), with any signature."""
+    raw = struct.pack("<H", len(signature)) + signature + info
+    return "007" + base64.b64encode(zlib.compress(raw)).decode()
+
+
+def signed_token(app_id: str, certificate: str, channel: str = "support") -> str:
+    """A token signed as AccessToken2 signs (the SDK's builder takes only 32-character App IDs)."""
+    issue, salt = int(time.time()), 1
+    info = token_info(app_id, issue=issue, channel=channel)
+    key = hmac.new(struct.pack("<I", issue), certificate.encode(), hashlib.sha256).digest()
+    key = hmac.new(struct.pack("<I", salt), key, hashlib.sha256).digest()
+    return agora_token(info, hmac.new(key, info, hashlib.sha256).digest())
+
+
+def token_info(app_id: str, *, issue: int = 1705314600, expire: int = 3600, channel: str = "support") -> bytes:
+    app = app_id.encode()
+    rtc = struct.pack("<HH", 1, 1) + struct.pack("<HI", 1, 0)  # RTC, one privilege (join)
+    rtc += struct.pack("<H", len(channel)) + channel.encode() + struct.pack("<H", 4) + b"1001"
+    return struct.pack("<H", len(app)) + app + struct.pack("<IIIH", issue, expire, 1, 1) + rtc
+
+
+def token_header(token: str) -> dict[str, str]:
+    return {"authorization": f"agora token={token}"}
+
+
+# -- 1. the AccessToken2 zlib bomb ----------------------------------------------------------------
+
+
+def test_a_token_that_inflates_past_a_real_tokens_size_is_401(client: TestClient) -> None:
+    bomb = "007" + base64.b64encode(zlib.compress(b"\0" * (64 * 1024 * 1024), 9)).decode()
+    assert len(bomb) > TOKEN_MAX_CHARS  # 64 MiB of zeros in ~87 KB of text: refused before decoding
+    r = client.get(f"{AGORA}/agents", headers=token_header(bomb))
+    assert r.status_code == 401 and r.json()["reason"] == "InvalidPermission" and "longer than" in r.json()["detail"]
+    small_bomb = "007" + base64.b64encode(zlib.compress(b"\0" * (TOKEN_MAX_BYTES * 100), 9)).decode()
+    assert len(small_bomb) < TOKEN_MAX_CHARS  # short enough to be decoded: the inflate bound refuses it
+    r = client.get(f"{AGORA}/agents", headers=token_header(small_bomb))
+    assert r.status_code == 401 and "inflates to more than" in r.json()["detail"]
+
+
+def test_parse_access_token_bounds_every_length() -> None:
+    with pytest.raises(ValueError, match="inflates to more than"):
+        parse_access_token("007" + base64.b64encode(zlib.compress(b"\0" * (TOKEN_MAX_BYTES + 1))).decode())
+    with pytest.raises(ValueError, match="longer than"):
+        parse_access_token("007" + "A" * TOKEN_MAX_CHARS)
+    truncated = base64.b64encode(zlib.compress(b"\x20\x00" + b"s" * 32 + token_info("demo-app-id"))[:-6]).decode()
+    with pytest.raises(ValueError, match="truncated"):
+        parse_access_token("007" + truncated)
+    # Length fields that point past the data, a signature of the wrong size, too many services.
+    with pytest.raises(ValueError, match="past the end"):
+        parse_access_token(agora_token(struct.pack("<H", 60000) + b"demo-app-id"))
+    with pytest.raises(ValueError, match="signature"):
+        parse_access_token(agora_token(token_info("demo-app-id"), signature=b"\0" * 4))
+    many = token_info("demo-app-id")[: 2 + 11 + 12] + struct.pack("<H", 60000)
+    with pytest.raises(ValueError, match="services"):
+        parse_access_token(agora_token(many))
+    past_privileges = token_info("demo-app-id")[: 2 + 11 + 14] + struct.pack("<HH", 1, 60000)
+    with pytest.raises(ValueError, match="past the end"):
+        parse_access_token(agora_token(past_privileges))
+    # A real token still parses.
+    assert parse_access_token(generate_convo_ai_token(VICTIM, DEMO_CERT, "support", 1001))["channel"] == "support"
+
+
+# -- 2. non-ASCII credentials -----------------------------------------------------------------------
+
+NON_ASCII = [b"\xc3\xa9", b"\xff\xfe", "é".encode("latin-1"), b"caf\xc3\xa9:x"]
+
+
+@pytest.mark.parametrize("raw", NON_ASCII)
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", f"{AGORA}/agents", None),
+        ("POST", f"{AGORA}/join", {"name": "x", "properties": PROPS}),
+        ("GET", f"{AGORA}/calls/abc", None),
+        ("GET", "/api/conversational-ai-agent/v2/phone-numbers", None),
+        ("GET", "/api/conversational-ai-agent/v2/phone-numbers/%2B15550100001", None),
+    ],
+)
+def test_non_ascii_agora_credentials_are_the_vendors_401(
+    client: TestClient, raw: bytes, method: str, path: str, body: Any
+) -> None:
+    for value in (b"Basic " + raw, b"agora token=" + raw, b"agora token=007" + raw, raw):
+        r = client.request(method, path, headers={"authorization": value}, json=body)
+        assert r.status_code == 401, (value, r.text)
+        error = r.json()
+        assert "detail" in error or "description" in error, error
+
+
+@pytest.mark.parametrize("raw", NON_ASCII)
+def test_non_ascii_api_secret_is_bithumans_401(client: TestClient, raw: bytes) -> None:
+    r = client.post("/v1/agent/A12345678/speak", headers={"api-secret": raw}, json={"message": "hi"})
+    assert r.status_code == 401 and r.json()["error"]["code"] == "UNAUTHORIZED"
+
+
+# -- 3. forged AccessToken2 -------------------------------------------------------------------------
+
+
+def test_every_project_has_a_certificate_so_a_forged_token_is_refused(client: TestClient, world: World) -> None:
+    created = client.post(
+        "/_mock/agora/customers", json={"id": "victim", "secret": "s3", "projects": [{"appid": VICTIM}]}
+    ).json()
+    certificate = created["projects"][0]["app_certificate"]
+    assert len(certificate) == 32 and created["projects"][0]["accept_unsigned_tokens"] is False
+    assert client.get(f"/_mock/agora/projects/{VICTIM}").json()["app_certificate"] == certificate
+    forged = agora_token(token_info(VICTIM))  # an all-zero signature: the App ID alone
+    base = f"/api/conversational-ai-agent/v2/projects/{VICTIM}"
+    r = client.get(f"{base}/agents", headers=token_header(forged))
+    assert r.status_code == 401 and "signature" in r.json()["detail"]
+    signed = generate_convo_ai_token(VICTIM, certificate, "support", 1001)
+    assert client.get(f"{base}/agents", headers=token_header(signed)).status_code == 200
+    # The same forgery on a project created directly in the world, and on the default one.
+    other = VICTIM[:-1] + "0"
+    world.agora.create_project("victim", appid=other)
+    forged = agora_token(token_info(other))
+    r = client.get(f"/api/conversational-ai-agent/v2/projects/{other}/agents", headers=token_header(forged))
+    assert r.status_code == 401
+    r = client.get(f"{AGORA}/agents", headers=token_header(agora_token(token_info("demo-app-id"))))
+    assert r.status_code == 401 and "signature" in r.json()["detail"]
+
+
+def test_default_project_certificate_and_fixed_token_work(client: TestClient) -> None:
+    assert client.get("/_mock/agora/projects/demo-app-id").json()["app_certificate"] == DEMO_CERT
+    token = signed_token("demo-app-id", DEMO_CERT)
+    assert client.get(f"{AGORA}/agents", headers=token_header(token)).status_code == 200
+    assert client.get(f"{AGORA}/agents", headers=token_header("demo-token")).status_code == 200
+
+
+def test_accepting_unsigned_tokens_is_an_explicit_opt_in(client: TestClient) -> None:
+    client.post("/_mock/agora/customers", json={"id": "lab", "secret": "s", "projects": [{"appid": "lab-app"}]})
+    base = "/api/conversational-ai-agent/v2/projects/lab-app"
+    forged = agora_token(token_info("lab-app"))
+    assert client.get(f"{base}/agents", headers=token_header(forged)).status_code == 401
+    r = client.patch("/_mock/agora/projects/lab-app", json={"accept_unsigned_tokens": True})
+    assert r.status_code == 200 and r.json()["accept_unsigned_tokens"] is True
+    assert client.get(f"{base}/agents", headers=token_header(forged)).status_code == 200
+    expired = agora_token(token_info("lab-app", issue=1, expire=60))  # expiry is still checked
+    assert client.get(f"{base}/agents", headers=token_header(expired)).status_code == 401
+    r = client.post("/_mock/agora/customers/lab/projects", json={"appid": "lab-app-2", "accept_unsigned_tokens": True})
+    assert r.status_code == 201 and r.json()["accept_unsigned_tokens"] is True
+
+
+def test_generated_certificates_follow_the_seed() -> None:
+    def certificate(seed: int) -> tuple[str, str]:
+        world = World(seed=seed)
+        world.agora.create_customer("c", "s", [{"appid": "a"}])
+        return world.agora.get_project("a").app_certificate, world.ids.agent_code()
+
+    assert certificate(7) == certificate(7)
+    assert certificate(7)[0] != certificate(8)[0]
+    # Keys come from their own stream: the other seeded ids are those of a world without them.
+    plain = World(seed=7)
+    plain.agora.create_customer("c", "s")
+    assert certificate(7)[1] == plain.ids.agent_code()
+
+
+def test_fixture_opt_in_field() -> None:
+    world = World(seed=1)
+    world.load(
+        {
+            "agora": {
+                "customers": [{"id": "c", "secret": "s", "projects": [{"appid": "a", "accept_unsigned_tokens": True}]}]
+            }
+        }
+    )
+    with TestClient(create_app(world)) as c:
+        forged = agora_token(token_info("a", issue=int(world.clock.now())))
+        r = c.get("/api/conversational-ai-agent/v2/projects/a/agents", headers=token_header(forged))
+        assert r.status_code == 200
+
+
+def test_docs_secret_still_works(client: TestClient) -> None:
+    r = client.post("/v1/agent/A12345678/speak", headers={"api-secret": DOCS_SECRET}, json={"message": "hi"})
+    assert r.status_code == 200
