@@ -1,8 +1,9 @@
 """Routing is data: one Starlette route per path of a spec, bound by operationId.
 
 Every operation in the document is served by the handler of the same name (a missing one fails
-start-up). Each request goes through one pipeline: method -> authenticate -> body size -> parse ->
-validate (path, query, body) -> handler -> response, and any refusal on the way is a
+start-up). Each request goes through one pipeline: method -> authenticate -> body size -> read ->
+authenticate again (the world may have changed meanwhile) -> parse -> validate (path, query, body)
+-> handler -> response, and any refusal on the way is a
 ``DomainError`` that the operation's family renders in its vendor's envelope. Nothing escapes as a
 framework error page: an unexpected exception is logged and rendered as the vendor's 500.
 """
@@ -176,6 +177,9 @@ class PathEndpoint:
                     return
                 await _apply(fault, self.world, call)
             raw = await read_body(request, self.body_limit)
+            # From here to the handler nothing awaits: authenticate again against the world as it
+            # is now, since it may have changed while the body was uploading or a fault delayed us.
+            family.reauthenticate(call)
             if op.params_validator is not None or (op.parameters and scope["query_string"]):
                 call.query = check_params(op, call.path, request.query_params)
             if op.body is not None:

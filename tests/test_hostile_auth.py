@@ -7,6 +7,7 @@ deep requests, secrets sent every way) and checks the whole class is closed, not
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -15,6 +16,7 @@ import time
 import zlib
 from typing import Any
 
+import orjson
 import pytest
 from agora_agent.agentkit.token import generate_convo_ai_token
 from starlette.testclient import TestClient
@@ -22,7 +24,7 @@ from starlette.testclient import TestClient
 from mockserver import World, create_app
 from mockserver.world.agora import TOKEN_MAX_BYTES, TOKEN_MAX_CHARS, parse_access_token
 
-from .conftest import DOCS_SECRET
+from .conftest import DEFAULT_FIXTURE, DOCS_SECRET
 
 AGORA = "/api/conversational-ai-agent/v2/projects/demo-app-id"
 VICTIM = "0f" * 16  # a 32-character App ID, as the SDK's token builder wants
@@ -212,3 +214,100 @@ def test_fixture_opt_in_field() -> None:
 def test_docs_secret_still_works(client: TestClient) -> None:
     r = client.post("/v1/agent/A12345678/speak", headers={"api-secret": DOCS_SECRET}, json={"message": "hi"})
     assert r.status_code == 200
+
+
+# -- 4. authenticate when the handler runs ----------------------------------------------------------
+
+
+async def asgi_call(
+    app: Any,
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    chunks: list[bytes] | None = None,
+    between: Any = None,
+) -> tuple[int, bytes]:
+    """Drive the ASGI app with a body in ``chunks``; ``between()`` runs after the first chunk is sent."""
+    pending = list(chunks or [b""])
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        if len(pending) < len(chunks or [b""]) and between is not None:
+            await between()  # the upload is under way: the world changes before the next chunk
+        chunk = pending.pop(0) if pending else b""
+        return {"type": "http.request", "body": chunk, "more_body": bool(pending)}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+    }
+    await app(scope, receive, send)
+    status = next(m["status"] for m in sent if m["type"] == "http.response.start")
+    return status, b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+
+
+def fresh_app() -> tuple[Any, World]:
+    world = World(seed=3)
+    return create_app(world, fixtures=[DEFAULT_FIXTURE]), world
+
+
+SPEAK = [b'{"message": "We have a 20% ', b'discount today."}']
+
+
+@pytest.mark.parametrize(
+    ("change", "path"),
+    [
+        ("DELETE", "/_mock/bithuman/accounts/demo"),
+        ("PATCH", "/_mock/bithuman/accounts/demo"),  # the secret rotated
+    ],
+)
+def test_bithuman_request_uploading_while_its_account_changes_is_401(change: str, path: str) -> None:
+    asyncio.run(bithuman_account_changes(change, path))
+
+
+async def bithuman_account_changes(change: str, path: str) -> None:
+    app, world = fresh_app()
+
+    async def control_plane() -> None:
+        body = b'{"secrets": ["rotated-secret"]}' if change == "PATCH" else b""
+        status, _ = await asgi_call(app, change, path, {"content-type": "application/json"}, [body])
+        assert status in (200, 204)
+
+    headers = {"api-secret": DOCS_SECRET, "content-type": "application/json"}
+    status, body = await asgi_call(app, "POST", "/v1/agent/A12345678/speak", headers, SPEAK, control_plane)
+    assert status == 401 and orjson.loads(body)["error"]["code"] == "UNAUTHORIZED"
+    assert world.inbox.query(agent="A12345678") == []  # nothing was delivered
+    # Without the change in between, the same request is delivered.
+    status, _ = await asgi_call(fresh_app()[0], "POST", "/v1/agent/A12345678/speak", headers, SPEAK)
+    assert status == 200
+
+
+def test_agora_request_uploading_while_its_customer_is_deleted_is_401() -> None:
+    asyncio.run(agora_customer_deleted())
+
+
+async def agora_customer_deleted() -> None:
+    app, world = fresh_app()
+
+    async def delete_customer() -> None:
+        status, _ = await asgi_call(app, "DELETE", "/_mock/agora/customers/demo-customer-id", {}, [b""])
+        assert status == 204
+
+    body = orjson.dumps({"name": "late", "properties": PROPS})
+    headers = {"authorization": BASIC, "content-type": "application/json"}
+    status, answer = await asgi_call(app, "POST", f"{AGORA}/join", headers, [body[:20], body[20:]], delete_customer)
+    assert status == 401 and orjson.loads(answer)["reason"] == "InvalidPermission"
+    assert "demo-customer-id" not in world.agora.customers
