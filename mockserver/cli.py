@@ -20,7 +20,7 @@ from .fixtures import FixtureError, load_fixture_file
 from .server import listening_socket
 from .world import World
 from .world.inbox import DEFAULT_INBOX_LIMIT
-from .world.journal import DEFAULT_JOURNAL_LIMIT
+from .world.journal import DEFAULT_JOURNAL_BYTES, DEFAULT_JOURNAL_LIMIT
 
 __all__ = ["main"]
 
@@ -148,6 +148,13 @@ def main() -> None:
     show_default=True,
     help="Requests kept in the request journal (0 turns it off).",
 )
+@click.option(
+    "--journal-bytes",
+    type=click.IntRange(1024),
+    default=DEFAULT_JOURNAL_BYTES,
+    show_default=True,
+    help="Bytes the request journal may keep; its oldest entries go first.",
+)
 def serve(
     host: str,
     port: int,
@@ -158,11 +165,18 @@ def serve(
     log_level: str,
     inbox_limit: int,
     journal_limit: int,
+    journal_bytes: int,
 ) -> None:
     """Serve both vendor APIs and the control plane."""
     level = getattr(logging, log_level.upper())
     logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr)
-    world = World(seed=seed, bithuman_dialect=bithuman_dialect, inbox_limit=inbox_limit, journal_limit=journal_limit)
+    world = World(
+        seed=seed,
+        bithuman_dialect=bithuman_dialect,
+        inbox_limit=inbox_limit,
+        journal_limit=journal_limit,
+        journal_bytes=journal_bytes,
+    )
     try:
         app = create_app(world, fixtures=[] if empty else _resolve(fixtures), access_log=True)
     except FixtureError as exc:

@@ -277,20 +277,20 @@ def journal(
     fault: FaultRule | None = None,
     tenant: str | None = None,
 ) -> None:
-    """Record one request in the world's journal (secrets redacted there)."""
+    """Record one request in the world's journal, which keeps a bounded copy (redacted when read)."""
     if not world.journal.limit:
         return
     world.journal.record(
         time=world.clock.now(),
         method=scope["method"],
         path=scope["path"],
-        query=scope.get("query_string", b"").decode("latin-1"),
+        query=scope.get("query_string", b""),
         operation=op.operation_id if op is not None else None,
         tenant=tenant,
         status=response.status_code if response is not None else 0,
         duration_ms=(time.perf_counter() - started) * 1000,
         request_headers=scope.get("headers", []),
-        request_body=call.body if call is not None and call.body is not None else raw,
+        request_body=raw,  # the bytes as sent, parsed or not: the journal parses what it shows
         response_body=response.body if response is not None else b"",
         error=failure.code if failure is not None else None,
         near_miss=near_miss,

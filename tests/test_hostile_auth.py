@@ -11,6 +11,7 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import logging
 import struct
 import time
 import zlib
@@ -311,3 +312,166 @@ async def agora_customer_deleted() -> None:
     status, answer = await asgi_call(app, "POST", f"{AGORA}/join", headers, [body[:20], body[20:]], delete_customer)
     assert status == 401 and orjson.loads(answer)["reason"] == "InvalidPermission"
     assert "demo-customer-id" not in world.agora.customers
+
+
+# -- 5. the journal is bounded, and reading it never fails ------------------------------------------
+
+SPEAK_PATH = "/v1/agent/A12345678/speak"
+OK_SECRET = {"api-secret": DOCS_SECRET}
+
+
+def test_a_huge_header_on_a_refused_request_costs_the_journal_a_few_kib(client: TestClient, world: World) -> None:
+    headers = {"api-secret": "wrong", "x-junk": "a" * (1024 * 1024), **{f"x-h{i}": "v" for i in range(200)}}
+    assert client.post(SPEAK_PATH, headers=headers, json={"message": "hi"}).status_code == 401
+    entry = world.journal.query()[-1]
+    assert entry.size < 32 * 1024
+    shown = client.get("/_mock/journal").json()["entries"][-1]["request_headers"]
+    assert len(shown["x-junk"]) < 400 and shown["x-junk"].endswith("more characters)")
+    assert shown["..."].endswith("more headers")
+
+
+def test_a_large_body_is_kept_cut_with_its_size(client: TestClient, world: World) -> None:
+    body = b"[" + b",".join([b"{}"] * 340_000) + b"]"  # ~1 MiB of empty objects: 400, not an object
+    r = client.post(SPEAK_PATH, headers={**OK_SECRET, "content-type": "application/json"}, content=body)
+    assert r.status_code == 400
+    entry = world.journal.query()[-1]
+    assert entry.size < 8 * 1024 and entry.request_size == len(body)
+    shown = client.get("/_mock/journal").json()["entries"][-1]
+    assert shown["request_body_bytes"] == len(body)
+    assert isinstance(shown["request_body"], str) and shown["request_body"].endswith(f"({len(body)} bytes in all)")
+
+
+def test_the_journal_is_bounded_by_bytes_as_well_as_by_count() -> None:
+    world = World(seed=1, journal_limit=1000, journal_bytes=64 * 1024)
+    with TestClient(create_app(world, fixtures=[DEFAULT_FIXTURE])) as c:
+        for _ in range(100):  # an unknown agent: 404 once the 100 KB body is read
+            r = c.post("/v1/agent/A00000000/speak", headers=OK_SECRET, json={"message": "x" * 100_000})
+            assert r.status_code == 404
+        journal = c.get("/_mock/journal").json()
+    assert world.journal.bytes <= 64 * 1024 and journal["total"] == 100
+    assert 0 < journal["count"] < 100 and journal["entries"][-1]["id"] == 100  # the oldest went first
+
+
+@pytest.mark.parametrize("depth", [900, 2000])
+def test_a_deep_body_never_breaks_reading_the_journal(client: TestClient, depth: int) -> None:
+    deep = '{"message": "hi", "extra": ' + "[" * depth + "]" * depth + "}"
+    r = client.post(SPEAK_PATH, headers={**OK_SECRET, "content-type": "application/json"}, content=deep)
+    assert r.status_code in (200, 400)  # 900 deep is a valid speak; 2,000 deep is refused
+    for _ in range(3):
+        journal = client.get("/_mock/journal")
+        assert journal.status_code == 200
+        assert journal.json()["entries"][-1]["request_body"].startswith('{"message": "hi"')
+    assert client.get("/_mock/journal/count").status_code == 200
+
+
+def test_a_shallow_json_body_is_still_shown_parsed(client: TestClient) -> None:
+    client.post(SPEAK_PATH, headers=OK_SECRET, json={"message": "hi", "meta": {"a": [1, {"b": 2}]}})
+    shown = client.get("/_mock/journal").json()["entries"][-1]
+    assert shown["request_body"] == {"message": "hi", "meta": {"a": [1, {"b": 2}]}}
+    assert shown["response_body"]["delivered_to_rooms"] == 10
+
+
+# -- 6. redaction by rule ---------------------------------------------------------------------------
+
+# (what is sent, what must never be shown, whether its shape alone gives it away)
+SECRETS = [
+    ("sk-live-4f9a8b7c6d5e4f3a2b1c0d9e", "4f9a8b7c6d5e4f3a2b1c0d9e", True),
+    (
+        "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NSJ9.c2lnbmF0dXJlLXNlY3JldA",
+        "c2lnbmF0dXJlLXNlY3JldA",
+        True,
+    ),
+    ("Basic ZGVtby1jdXN0b21lci1pZDpkZW1vLWN1c3RvbWVyLXNlY3JldA", "ZGVtby1jdXN0b21lci1pZDpkZW1v", True),
+    ("007eJxTYBBb9c5Gc3Ks1pRvOzXq2FhYmJuZGVmYWtl", "eJxTYBBb9c5Gc3Ks1pRvOzXq2FhYmJu", True),
+    ("https://alice:hunter2-pass@llm.example/v1", "hunter2-pass", True),
+    ("plain-words-password-9731", "plain-words-password-9731", False),
+]
+SECRET_HEADERS = ["authorization", "x-api-secret", "x-auth-token", "cookie", "x-api-key", "proxy-authorization"]
+SECRET_KEYS = ["api_key", "token", "secret", "password", "Authorization", "credential", "signature", "x-auth-token"]
+
+
+def _requests(value: str, shaped: bool) -> list[dict[str, Any]]:
+    """Every way to send ``value`` to bitHuman's speak and Agora's join (valid credentials or not)."""
+    sent: list[dict[str, Any]] = []
+    targets = [
+        ("POST", SPEAK_PATH, OK_SECRET, {"message": "hi"}),
+        ("POST", SPEAK_PATH, {"api-secret": "wrong"}, {"message": "hi"}),
+        ("POST", f"{AGORA}/join", {"authorization": BASIC}, {"name": "n", "properties": PROPS}),
+    ]
+    for method, path, auth, body in targets:
+        names = SECRET_HEADERS + (["x-note"] if shaped else [])
+        for name in names:
+            if name in auth:
+                continue
+            sent.append({"method": method, "url": path, "headers": {**auth, name: value}, "json": body})
+        keys = SECRET_KEYS + (["note"] if shaped else [])
+        for key in keys:
+            sent.append({"method": method, "url": path, "headers": auth, "params": {key: value}, "json": body})
+            deep = {**body, "meta": {"level": [{"inner": {key: value}}]}}
+            sent.append({"method": method, "url": path, "headers": auth, "json": deep})
+            malformed = '{"message": "hi", "meta": {"' + key + '": "' + value + '", "x": [1, 2'
+            headers = {**auth, "content-type": "application/json"}
+            sent.append({"method": method, "url": path, "headers": headers, "content": malformed})
+            yaml_like = f"message: hi\n{key}: {value}\n"
+            sent.append({"method": method, "url": path, "headers": {**headers, "x-k": "1"}, "content": yaml_like})
+        if "properties" in body:  # custom LLM headers, under any name
+            llm = {**PROPS["llm"], "headers": {"Authorization": value, "X-Custom": value}}
+            sent.append(
+                {"method": method, "url": path, "headers": auth, "json": {**body, "properties": {**PROPS, "llm": llm}}}
+            )
+            url = {
+                **PROPS["llm"],
+                "url": value if value.startswith("https") else f"https://llm.example/?api_key={value}",
+            }
+            sent.append(
+                {"method": method, "url": path, "headers": auth, "json": {**body, "properties": {**PROPS, "llm": url}}}
+            )
+    return sent
+
+
+@pytest.mark.parametrize(("value", "needle", "shaped"), SECRETS, ids=[s[1][:12] for s in SECRETS])
+def test_secrets_sent_every_way_are_shown_nowhere(
+    value: str, needle: str, shaped: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="mockserver.access")
+    world = World(seed=1)
+    with TestClient(create_app(world, fixtures=[DEFAULT_FIXTURE], access_log=True)) as c:
+        requests = _requests(value, shaped)
+        for n, request in enumerate(requests):
+            c.post("/_mock/reset", json={}) if n % 40 == 39 else None  # keep Agora under its concurrency limit
+            r = c.request(**request)
+            assert r.status_code < 500, (request, r.text)
+        journal = c.get("/_mock/journal").text
+        views = [journal, c.get("/_mock/inbox").text, c.get("/_mock/journal/count").text, caplog.text]
+        assert orjson.loads(journal)["count"] > 0 and f"POST {SPEAK_PATH} 200" in caplog.text
+        for view in views:
+            assert needle not in view
+        assert "[redacted]" in journal
+
+
+def test_redaction_keeps_what_is_not_a_credential(client: TestClient) -> None:
+    client.post(
+        SPEAK_PATH,
+        headers={**OK_SECRET, "x-trace": "abc123"},
+        params={"lang": "en"},
+        json={"message": "Your token: it has expired", "max_tokens": 5, "room_id": "customer_session_1"},
+    )
+    entry = client.get("/_mock/journal").json()["entries"][-1]
+    assert entry["request_headers"]["x-trace"] == "abc123" and entry["request_headers"]["api-secret"] == "[redacted]"
+    assert entry["query"] == "lang=en"
+    assert entry["request_body"] == {
+        "message": "Your token: it has expired",
+        "max_tokens": 5,
+        "room_id": "customer_session_1",
+    }
+
+
+@pytest.mark.parametrize("unit", ["x", "sk-", "+007", "eyJ-", "a:", "a=", '"a":', "://", "Bearer ", '"', "'a'"])
+def test_redacting_attacker_text_stays_linear(client: TestClient, unit: str) -> None:
+    # Bodies made to make a backtracking pattern go quadratic or worse: the journal reads them at
+    # once (a regression here shows as a test that takes seconds, not as a timing assertion).
+    body = (unit * (4096 // len(unit))).encode()
+    for _ in range(20):
+        client.post(SPEAK_PATH, headers={**OK_SECRET, "content-type": "application/json"}, content=body)
+    entries = client.get("/_mock/journal").json()["entries"]
+    assert len(entries) == 20 and all(isinstance(e["request_body"], str) for e in entries)
