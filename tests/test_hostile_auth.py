@@ -475,3 +475,14 @@ def test_redacting_attacker_text_stays_linear(client: TestClient, unit: str) -> 
         client.post(SPEAK_PATH, headers={**OK_SECRET, "content-type": "application/json"}, content=body)
     entries = client.get("/_mock/journal").json()["entries"]
     assert len(entries) == 20 and all(isinstance(e["request_body"], str) for e in entries)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"message": "hi", "x": "\\ud800"}', b'{"message": "hi", "x": NaN}', b'{"message": "hi", "x": 1e999}'],
+)
+def test_a_body_json_cannot_carry_back_is_shown_as_text(client: TestClient, body: bytes) -> None:
+    client.post(SPEAK_PATH, headers={**OK_SECRET, "content-type": "application/json"}, content=body)
+    client.post("/v1/agent/A%ED%A0%80/speak", headers=OK_SECRET, json={"message": "hi"})  # a lone surrogate in the path
+    journal = client.get("/_mock/journal")
+    assert journal.status_code == 200 and len(journal.json()["entries"]) == 2

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import threading
 from collections import deque
 from collections.abc import Iterable, Sequence
@@ -43,6 +44,7 @@ _NAME_LIMIT = 64
 _HEADER_KEPT = HEADER_LIMIT + _MARGIN
 _OVERHEAD = 512  # bytes an entry costs beyond what it keeps (the object, its small fields)
 _UNPARSED = object()
+_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 @dataclass(slots=True)
@@ -81,7 +83,7 @@ class Entry:
             "id": self.id,
             "time": self.time,
             "method": self.method,
-            "path": _clip(redact_text(self.path), TEXT_LIMIT),
+            "path": _clip(redact_text(_utf8(self.path)), TEXT_LIMIT),
             "query": _clip(redact_query(self.query), TEXT_LIMIT),
             "operation": self.operation,
             "tenant": self.tenant,
@@ -93,7 +95,9 @@ class Entry:
             "response_body": show_body(self.response_body, self.response_size),
             "response_body_bytes": self.response_size,
             "error": self.error,
-            "near_miss": None if near is None else {**near, "reason": _clip(redact_text(near["reason"]), TEXT_LIMIT)},
+            "near_miss": None
+            if near is None
+            else {**near, "reason": _clip(redact_text(_utf8(near["reason"])), TEXT_LIMIT)},
             "fault": self.fault,
         }
 
@@ -127,9 +131,17 @@ def show_body(kept: bytes, size: int) -> Any:
     return text if complete else f"{text[:BODY_LIMIT]}... ({size} bytes in all)"
 
 
+def _reject(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
+
+
 def _parse(raw: bytes) -> Any:
+    # Only what serialises back as JSON is shown parsed: a lone surrogate (\ud800) or NaN, which
+    # the standard library reads but JSON cannot carry, is shown as text.
+    if _SURROGATE.search(raw) is not None:
+        return _UNPARSED
     try:
-        value = json.loads(raw)
+        value = json.loads(raw, parse_constant=_reject)
     except (ValueError, RecursionError):
         return _UNPARSED
     # Depth-first without recursion: a body deeper than MAX_DEPTH is shown as text.
@@ -147,6 +159,11 @@ def _parse(raw: bytes) -> Any:
             return _UNPARSED
         stack.extend((child, depth + 1) for child in children)
     return value
+
+
+def _utf8(text: str) -> str:
+    # A path or a message may carry lone surrogates (from percent-decoding): show them replaced.
+    return text if text.isascii() else text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
 
 
 def _clip(text: str, limit: int) -> str:
