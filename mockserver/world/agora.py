@@ -127,9 +127,10 @@ class Principal:
     token_channel: str | None = None
 
 
-# Bounds of a real AccessToken2 (api-facts §2.1): a 32-byte HMAC-SHA256 signature, a 32-character
-# App ID, a channel name under 64 bytes, a user account under 256 bytes and a handful of services
-# with a few privileges each come to well under 1 KiB once decompressed. The bounds leave room
+# Bounds of a real AccessToken2 (api-facts §2.2; built by the SDK's agentkit/token.py): a 32-byte
+# HMAC-SHA256 signature, a 32-character App ID, a channel name under 64 bytes, a user account
+# under 256 bytes and a handful of services with a few privileges each come to well under 1 KiB
+# once decompressed. The bounds leave room
 # for that and refuse anything larger before it costs memory (a zlib bomb inflates a 1 MiB header
 # to gigabytes).
 TOKEN_MAX_CHARS = 4096  # the encoded token, checked before base64-decoding it
