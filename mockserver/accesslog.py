@@ -1,7 +1,8 @@
 """One log line per request: method, path, status, duration. Never headers, query or body.
 
 Secrets travel in headers (``api-secret``, ``Authorization``) and tokens may ride in query
-strings, so the line holds the path alone.
+strings, so the line holds the path alone, redacted by the same rules as the journal (a
+credential pasted into a path is hidden too) and cut to ``PATH_LIMIT`` characters.
 """
 
 from __future__ import annotations
@@ -11,9 +12,12 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .world.redact import redact_text
+
 __all__ = ["AccessLog"]
 
 logger = logging.getLogger("mockserver.access")
+PATH_LIMIT = 512
 
 
 class AccessLog:
@@ -39,4 +43,5 @@ class AccessLog:
             await self.app(scope, receive, send_wrapper)
         finally:
             ms = (time.perf_counter() - start) * 1000
-            logger.info("%s %s %s %.1fms", scope["method"], scope["path"], status or 500, ms)
+            path = redact_text(scope["path"][: PATH_LIMIT + 64])[:PATH_LIMIT]
+            logger.info("%s %s %s %.1fms", scope["method"], path, status or 500, ms)

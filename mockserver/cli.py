@@ -20,7 +20,7 @@ from .fixtures import FixtureError, load_fixture_file
 from .server import listening_socket
 from .world import World
 from .world.inbox import DEFAULT_INBOX_LIMIT
-from .world.journal import DEFAULT_JOURNAL_LIMIT
+from .world.journal import DEFAULT_JOURNAL_BYTES, DEFAULT_JOURNAL_LIMIT
 
 __all__ = ["main"]
 
@@ -56,7 +56,8 @@ def banner(world: World, url: str) -> str:
             f"{' | '.join(account.secrets)}; agents {agents or 'none'}"
         )
     for customer in world.agora.customers.values():
-        projects = ", ".join(customer.projects) or "none"
+        projects = ", ".join(f"{p.appid} (App Certificate {p.app_certificate})" for p in customer.projects.values())
+        projects = projects or "none"
         lines.append(f"  Agora {customer.id}: Basic {customer.id}:{customer.secret}; projects {projects}")
     sample = next(((a, ag) for a in accounts for ag in a.agents.values() if ag.active_rooms()), None)
     if sample:
@@ -147,6 +148,13 @@ def main() -> None:
     show_default=True,
     help="Requests kept in the request journal (0 turns it off).",
 )
+@click.option(
+    "--journal-bytes",
+    type=click.IntRange(1024),
+    default=DEFAULT_JOURNAL_BYTES,
+    show_default=True,
+    help="Bytes the request journal may keep; its oldest entries go first.",
+)
 def serve(
     host: str,
     port: int,
@@ -157,11 +165,18 @@ def serve(
     log_level: str,
     inbox_limit: int,
     journal_limit: int,
+    journal_bytes: int,
 ) -> None:
     """Serve both vendor APIs and the control plane."""
     level = getattr(logging, log_level.upper())
     logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr)
-    world = World(seed=seed, bithuman_dialect=bithuman_dialect, inbox_limit=inbox_limit, journal_limit=journal_limit)
+    world = World(
+        seed=seed,
+        bithuman_dialect=bithuman_dialect,
+        inbox_limit=inbox_limit,
+        journal_limit=journal_limit,
+        journal_bytes=journal_bytes,
+    )
     try:
         app = create_app(world, fixtures=[] if empty else _resolve(fixtures), access_log=True)
     except FixtureError as exc:

@@ -1,8 +1,9 @@
 """Routing is data: one Starlette route per path of a spec, bound by operationId.
 
 Every operation in the document is served by the handler of the same name (a missing one fails
-start-up). Each request goes through one pipeline: method -> authenticate -> body size -> parse ->
-validate (path, query, body) -> handler -> response, and any refusal on the way is a
+start-up). Each request goes through one pipeline: method -> authenticate -> body size -> read ->
+authenticate again (the world may have changed meanwhile) -> parse -> validate (path, query, body)
+-> handler -> response, and any refusal on the way is a
 ``DomainError`` that the operation's family renders in its vendor's envelope. Nothing escapes as a
 framework error page: an unexpected exception is logged and rendered as the vendor's 500.
 """
@@ -176,6 +177,9 @@ class PathEndpoint:
                     return
                 await _apply(fault, self.world, call)
             raw = await read_body(request, self.body_limit)
+            # From here to the handler nothing awaits: authenticate again against the world as it
+            # is now, since it may have changed while the body was uploading or a fault delayed us.
+            family.reauthenticate(call)
             if op.params_validator is not None or (op.parameters and scope["query_string"]):
                 call.query = check_params(op, call.path, request.query_params)
             if op.body is not None:
@@ -273,20 +277,20 @@ def journal(
     fault: FaultRule | None = None,
     tenant: str | None = None,
 ) -> None:
-    """Record one request in the world's journal (secrets redacted there)."""
+    """Record one request in the world's journal, which keeps a bounded copy (redacted when read)."""
     if not world.journal.limit:
         return
     world.journal.record(
         time=world.clock.now(),
         method=scope["method"],
         path=scope["path"],
-        query=scope.get("query_string", b"").decode("latin-1"),
+        query=scope.get("query_string", b""),
         operation=op.operation_id if op is not None else None,
         tenant=tenant,
         status=response.status_code if response is not None else 0,
         duration_ms=(time.perf_counter() - started) * 1000,
         request_headers=scope.get("headers", []),
-        request_body=call.body if call is not None and call.body is not None else raw,
+        request_body=raw,  # the bytes as sent, parsed or not: the journal parses what it shows
         response_body=response.body if response is not None else b"",
         error=failure.code if failure is not None else None,
         near_miss=near_miss,

@@ -89,6 +89,9 @@ class AgoraFamily(Family):
     def authenticate(self, call: Call) -> None:
         authenticate(call)
 
+    def reauthenticate(self, call: Call) -> None:
+        authenticate(call)
+
     def tenant(self, call: Call) -> str | None:
         return tenant_of(call)
 

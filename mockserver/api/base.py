@@ -61,6 +61,14 @@ class Family:
     def authenticate(self, call: Call) -> None:
         """Check credentials; set ``call.principal``. Raise ``DomainError`` to refuse."""
 
+    def reauthenticate(self, call: Call) -> None:
+        """Check the credentials again, against the world as it is now, without metering.
+
+        The router calls it once the body is read, with no await left before the handler: the
+        world may have changed while the body was uploading (the account deleted, the secret
+        rotated), and the handler must act for who the caller is now, not who it was.
+        """
+
     def tenant(self, call: Call) -> str | None:
         """The tenant id of an authenticated call (for fault rules and the journal)."""
         return None

@@ -98,6 +98,10 @@ class BitHumanFamily(Family):
         if admission is not None:
             call.headers.update(_limit_headers(admission))
 
+    def reauthenticate(self, call: Call) -> None:
+        # The rate-limit token was taken once, by ``authenticate``.
+        call.principal = call.world.bithuman.authenticate(call.request.headers.get("api-secret"))
+
     def tenant(self, call: Call) -> str | None:
         return call.principal.id if call.principal is not None else None
 

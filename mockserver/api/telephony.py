@@ -63,6 +63,9 @@ class TelephonyFamily(Family):
     def authenticate(self, call: Call) -> None:
         authenticate(call)
 
+    def reauthenticate(self, call: Call) -> None:
+        authenticate(call)
+
     def tenant(self, call: Call) -> str | None:
         return tenant_of(call)
 

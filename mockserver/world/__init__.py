@@ -19,7 +19,7 @@ from .errors import DomainError
 from .faults import Faults
 from .ids import Ids
 from .inbox import DEFAULT_INBOX_LIMIT, Event, Inbox
-from .journal import DEFAULT_JOURNAL_LIMIT, Journal
+from .journal import DEFAULT_JOURNAL_BYTES, DEFAULT_JOURNAL_LIMIT, Journal
 from .telephony import TelephonyWorld
 
 __all__ = ["DIALECTS", "Clock", "DomainError", "Event", "Ids", "Inbox", "World"]
@@ -33,6 +33,7 @@ class World:
         bithuman_dialect: the default bitHuman dialect, ``current`` or ``legacy``.
         inbox_limit: events kept per tenant.
         journal_limit: requests kept in the request journal (0: no journal).
+        journal_bytes: bytes the request journal may keep (its oldest entries go first).
         clock: a clock to share (a new real-time clock by default).
     """
 
@@ -43,6 +44,7 @@ class World:
         bithuman_dialect: str = "current",
         inbox_limit: int = DEFAULT_INBOX_LIMIT,
         journal_limit: int = DEFAULT_JOURNAL_LIMIT,
+        journal_bytes: int = DEFAULT_JOURNAL_BYTES,
         clock: Clock | None = None,
     ) -> None:
         self.lock = threading.RLock()
@@ -50,7 +52,7 @@ class World:
         self.seed = seed
         self.ids = Ids(seed)
         self.inbox = Inbox(inbox_limit)
-        self.journal = Journal(journal_limit)
+        self.journal = Journal(journal_limit, journal_bytes)
         self.faults = Faults(random.Random(seed))
         self.bithuman = BitHumanWorld(self, bithuman_dialect)
         self.agora = AgoraWorld(self)

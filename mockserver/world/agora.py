@@ -8,7 +8,6 @@ and live on the mock clock (see ``conversation.py``). A request authenticated wi
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
 import re
@@ -80,12 +79,14 @@ class AgoraAgent:
 class Project:
     appid: str
     customer_id: str
-    app_certificate: str | None = None
+    app_certificate: str = ""  # every project has one, so token signatures are always verified
     tokens: list[str] = field(default_factory=list)
     concurrency_limit: int | None = None
     startup_delay: float = 0.0
     responder: list[ResponderRule] = field(default_factory=list)
     agents: dict[str, AgoraAgent] = field(default_factory=dict)
+    # Opt-in: accept an AccessToken2 whatever its signature (App ID and expiry are still checked).
+    accept_unsigned_tokens: bool = False
 
     def reply_to(self, text: str) -> str:
         for rule in self.responder:
@@ -98,6 +99,7 @@ class Project:
             "appid": self.appid,
             "customer_id": self.customer_id,
             "app_certificate": self.app_certificate,
+            "accept_unsigned_tokens": self.accept_unsigned_tokens,
             "tokens": list(self.tokens),
             "concurrency_limit": self.concurrency_limit,
             "startup_delay": self.startup_delay,
@@ -125,41 +127,81 @@ class Principal:
     token_channel: str | None = None
 
 
+# Bounds of a real AccessToken2 (api-facts §2.2; built by the SDK's agentkit/token.py): a 32-byte
+# HMAC-SHA256 signature, a 32-character App ID, a channel name under 64 bytes, a user account
+# under 256 bytes and a handful of services with a few privileges each come to well under 1 KiB
+# once decompressed. The bounds leave room
+# for that and refuse anything larger before it costs memory (a zlib bomb inflates a 1 MiB header
+# to gigabytes).
+TOKEN_MAX_CHARS = 4096  # the encoded token, checked before base64-decoding it
+TOKEN_MAX_BYTES = 4096  # the decompressed token
+_SIGNATURE_BYTES = 32
+_MAX_APP_ID = 256  # the control plane's own App ID limit
+_MAX_SERVICES = 16
+
+
+def _field(data: bytes, offset: int) -> tuple[bytes, int]:
+    """A uint16-length-prefixed byte string at ``offset``, and the offset after it."""
+    (n,) = struct.unpack_from("<H", data, offset)
+    value = data[offset + 2 : offset + 2 + n]
+    if len(value) != n:
+        raise ValueError("a length field points past the end of the token")
+    return value, offset + 2 + n
+
+
+def _inflate(data: bytes) -> bytes:
+    # zlib.decompress has no output limit: inflate at most one byte past the bound, and refuse a
+    # stream that would go further or does not end.
+    inflater = zlib.decompressobj()
+    raw = inflater.decompress(data, TOKEN_MAX_BYTES + 1)
+    if len(raw) > TOKEN_MAX_BYTES or inflater.unconsumed_tail:
+        raise ValueError(f"it inflates to more than {TOKEN_MAX_BYTES} bytes")
+    if not inflater.eof:
+        raise ValueError("its compressed data is truncated")
+    return raw
+
+
 def parse_access_token(token: str) -> dict[str, Any]:
     """Decode an AccessToken2 (``007`` + base64(zlib(signature, app id, times, services))).
 
     Returns the app id, issue time, expiry, salt, signature, the signed bytes and the RTC channel.
-    Raises ``ValueError`` when the text is not an AccessToken2.
+    Raises ``ValueError`` when the text is not an AccessToken2, or is larger than a real one can be.
     """
     if not token.startswith("007"):
         raise ValueError("not an AccessToken2 (it does not start with 007)")
+    if len(token) > TOKEN_MAX_CHARS:
+        raise ValueError(f"longer than {TOKEN_MAX_CHARS} characters")
     try:
-        raw = zlib.decompress(base64.b64decode(token[3:], validate=True))
-        (sig_len,) = struct.unpack_from("<H", raw, 0)
-        signature = raw[2 : 2 + sig_len]
-        info = raw[2 + sig_len :]
-        (app_len,) = struct.unpack_from("<H", info, 0)
-        app_id = info[2 : 2 + app_len].decode("utf-8")
-        issue_ts, expire, salt, n_services = struct.unpack_from("<IIIH", info, 2 + app_len)
-        offset = 2 + app_len + 14
+        raw = _inflate(base64.b64decode(token[3:].encode("ascii"), validate=True))
+        signature, offset = _field(raw, 0)
+        if len(signature) != _SIGNATURE_BYTES:
+            raise ValueError(f"its signature is not {_SIGNATURE_BYTES} bytes")
+        info = raw[offset:]
+        app, offset = _field(info, 0)
+        if len(app) > _MAX_APP_ID:
+            raise ValueError(f"its App ID is longer than {_MAX_APP_ID} bytes")
+        app_id = app.decode("utf-8")
+        issue_ts, expire, salt, n_services = struct.unpack_from("<IIIH", info, offset)
+        if n_services > _MAX_SERVICES:
+            raise ValueError(f"it lists more than {_MAX_SERVICES} services")
+        offset += 14
         channel = None
         for _ in range(n_services):
-            (service,) = struct.unpack_from("<H", info, offset)
-            (n_priv,) = struct.unpack_from("<H", info, offset + 2)
+            service, n_priv = struct.unpack_from("<HH", info, offset)
             offset += 4 + n_priv * 6
+            if offset > len(info):
+                raise ValueError("a privilege count points past the end of the token")
             if service == 1:  # RTC: channel name, account
-                (n,) = struct.unpack_from("<H", info, offset)
-                channel = info[offset + 2 : offset + 2 + n].decode("utf-8")
-                offset += 2 + n
-                (n,) = struct.unpack_from("<H", info, offset)
-                offset += 2 + n
+                name, offset = _field(info, offset)
+                channel = name.decode("utf-8")
+                _, offset = _field(info, offset)
             elif service == 2:  # RTM: user id
-                (n,) = struct.unpack_from("<H", info, offset)
-                offset += 2 + n
+                _, offset = _field(info, offset)
             else:
                 break
-    except (binascii.Error, zlib.error, struct.error, UnicodeDecodeError, ValueError) as exc:
-        raise ValueError(f"not a readable AccessToken2 ({exc.__class__.__name__})") from None
+    except (struct.error, zlib.error, ValueError) as exc:  # binascii.Error and UnicodeError are ValueErrors
+        detail = str(exc) if type(exc) is ValueError else exc.__class__.__name__
+        raise ValueError(f"not a readable AccessToken2 ({detail})") from None
     return {
         "app_id": app_id,
         "issue_ts": issue_ts,
@@ -200,9 +242,11 @@ class AgoraWorld:
         raise DomainError("unauthorized", "Unsupported Authorization scheme: use Basic auth or 'agora token=<token>'")
 
     def _basic(self, value: str) -> Customer:
+        # Header values arrive decoded as Latin-1, so they may hold any character: anything that is
+        # not ASCII base64 of UTF-8 text is malformed (binascii.Error and UnicodeError are ValueErrors).
         try:
-            customer_id, sep, secret = base64.b64decode(value, validate=True).decode("utf-8").partition(":")
-        except (binascii.Error, UnicodeDecodeError):
+            customer_id, sep, secret = base64.b64decode(value.encode("ascii"), validate=True).decode().partition(":")
+        except ValueError:
             raise DomainError("unauthorized", "Malformed Basic credentials") from None
         with self._lock:
             customer = self.customers.get(customer_id)
@@ -212,9 +256,16 @@ class AgoraWorld:
         return customer
 
     def _token(self, token: str) -> Principal:
+        # compare_digest refuses non-ASCII text: compare bytes.
+        given = token.encode("utf-8", "surrogatepass")
         with self._lock:
             static = next(
-                (p for p in self.projects.values() if any(hmac.compare_digest(token, t) for t in p.tokens)), None
+                (
+                    p
+                    for p in self.projects.values()
+                    if any(hmac.compare_digest(given, t.encode("utf-8", "surrogatepass")) for t in p.tokens)
+                ),
+                None,
             )
         if static is not None:
             return Principal(self.customers[static.customer_id], static)
@@ -226,7 +277,7 @@ class AgoraWorld:
             project = self.projects.get(parsed["app_id"])
         if project is None:
             raise DomainError("unauthorized", "Invalid token: its App ID is not a project of this mock")
-        if project.app_certificate is not None and not hmac.compare_digest(
+        if not project.accept_unsigned_tokens and not hmac.compare_digest(
             _token_signature(project.app_certificate, parsed), parsed["signature"]
         ):
             raise DomainError("unauthorized", "Invalid token: the signature does not match the App Certificate")
@@ -526,7 +577,9 @@ class AgoraWorld:
         concurrency_limit: int | None = None,
         startup_delay: float = 0.0,
         responder: list[dict[str, str]] | None = None,
+        accept_unsigned_tokens: bool = False,
     ) -> Project:
+        """A new project. Without ``app_certificate`` it gets one from the world's seeded ids."""
         with self._lock:
             customer = self.get_customer(customer_id)
             appid = appid or self._world.ids.token("0123456789abcdef", 32)
@@ -535,11 +588,12 @@ class AgoraWorld:
             project = Project(
                 appid,
                 customer_id,
-                app_certificate,
+                app_certificate or self._world.ids.key(32),
                 list(tokens or ()),
                 concurrency_limit,
                 float(startup_delay),
                 [ResponderRule(r["match"], r["reply"]) for r in responder or ()],
+                accept_unsigned_tokens=bool(accept_unsigned_tokens),
             )
             customer.projects[appid] = project
             self.projects[appid] = project
@@ -563,6 +617,8 @@ class AgoraWorld:
                 project.responder = [ResponderRule(r["match"], r["reply"]) for r in changes["responder"] or ()]
             if "tokens" in changes:
                 project.tokens = list(changes["tokens"] or ())
+            if "accept_unsigned_tokens" in changes:
+                project.accept_unsigned_tokens = bool(changes["accept_unsigned_tokens"])
             return project
 
     def agent(self, appid: str, agent_id: str) -> AgoraAgent:

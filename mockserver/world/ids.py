@@ -19,15 +19,21 @@ class Ids:
     """
 
     def __init__(self, seed: int | None = None) -> None:
-        self.seed = seed
-        self._rng = random.Random(seed)
+        self.reseed(seed)
 
     def reseed(self, seed: int | None = None) -> None:
         self.seed = seed
         self._rng = random.Random(seed)
+        # Keys come from a stream of their own, so adding one leaves every other seeded id as it was;
+        # without a seed they come from the OS's secure source.
+        self._keys: random.Random = random.SystemRandom() if seed is None else random.Random(f"keys:{seed}")
 
     def token(self, alphabet: str, length: int) -> str:
         return "".join(self._rng.choices(alphabet, k=length))
+
+    def key(self, length: int) -> str:
+        """A secret key of ``length`` hex digits (an Agora App Certificate, say)."""
+        return "".join(self._keys.choices("0123456789abcdef", k=length))
 
     def agent_code(self) -> str:
         """A bitHuman-looking agent code: ``A`` and eight upper-case letters or digits."""

@@ -1,10 +1,17 @@
 """The request journal: a bounded record of the vendor requests the mock answered.
 
-Secrets never leave it: credential headers are shown as ``[redacted]`` and so are body fields whose
-names look like secrets (token, secret, key, password, authorization), at any depth. Recording is
-on the hot path, so an entry keeps references to what the request already produced (header list,
-parsed body, response bytes) and does the decoding and redaction when it is read. Bodies are shown
-up to ``BODY_LIMIT`` characters. For a 404, 405 or validation failure the entry says which
+Bounded twice: by entries (``limit``, 2,000 by default) and by the bytes the entries keep
+(``max_bytes``, 8 MiB by default); the oldest entries go first. Each entry is bounded at record
+time, whatever the request was: the first ``HEADERS_KEPT`` headers, each value cut to a few hundred
+bytes, the path and query cut to ~1 KiB, and the request and response bodies kept as raw bytes cut
+to ``BODY_LIMIT`` (plus a margin) with their full size. Nothing deep or large is kept: a request
+with an 8 MiB header or a 1 MiB body costs a few KiB.
+
+Reading an entry decodes what was kept and redacts it with the rules of ``redact`` (credential
+headers, secret-looking keys and ``key=value`` pairs, credential shapes such as ``Bearer …`` or
+``sk-…``, in parsed and unparsed bodies alike). A body is shown parsed when it is complete, JSON
+and at most ``MAX_DEPTH`` deep, otherwise as text; so reading never fails on a deep body and costs
+at most a few KiB of work per entry. For a 404, 405 or validation failure the entry says which
 operation was closest and why the request did not match it (``near_miss``).
 """
 
@@ -15,29 +22,35 @@ import json
 import re
 import threading
 from collections import deque
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote_plus
 
-__all__ = ["DEFAULT_JOURNAL_LIMIT", "Entry", "Journal", "redact"]
+from .redact import REDACTED, is_secret_name, redact_header, redact_text, redact_value
+
+__all__ = ["DEFAULT_JOURNAL_BYTES", "DEFAULT_JOURNAL_LIMIT", "Entry", "Journal"]
 
 DEFAULT_JOURNAL_LIMIT = 2000
-BODY_LIMIT = 2048
-REDACTED = "[redacted]"
-SECRET_HEADERS = {"api-secret", "authorization", "cookie", "proxy-authorization", "x-api-key"}
-_SECRET_KEY = re.compile(r"token|secret|key|password|passwd|authorization|credential", re.IGNORECASE)
-
-
-def redact(value: Any) -> Any:
-    """A copy of a JSON value with secret-looking fields replaced, at any depth."""
-    if isinstance(value, dict):
-        return {k: REDACTED if _SECRET_KEY.search(str(k)) else redact(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [redact(v) for v in value]
-    return value
+DEFAULT_JOURNAL_BYTES = 8 * 1024 * 1024
+BODY_LIMIT = 2048  # characters of a body shown
+HEADER_LIMIT = 256  # characters of a header value shown
+HEADERS_KEPT = 64
+TEXT_LIMIT = 1024  # characters of the path, the query and a near-miss reason shown
+MAX_DEPTH = 32  # a body nested deeper is shown as text
+# Kept beyond what is shown, so that a credential cut by a limit is still recognised, and hidden.
+_MARGIN = 256
+_NAME_LIMIT = 64
+_HEADER_KEPT = HEADER_LIMIT + _MARGIN
+_OVERHEAD = 512  # bytes an entry costs beyond what it keeps (the object, its small fields)
+_UNPARSED = object()
+_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 @dataclass(slots=True)
 class Entry:
+    """One journaled request, bounded; ``to_dict`` is what the control plane shows."""
+
     id: int
     time: float  # mock clock
     method: str
@@ -47,69 +60,207 @@ class Entry:
     tenant: str | None
     status: int
     duration_ms: float
-    request_headers: list[tuple[bytes, bytes]]
-    request_body: Any  # the parsed body, or the raw bytes when it did not parse
+    request_headers: list[tuple[bytes, bytes]]  # names and values cut (a bytes slice copies)
+    headers_dropped: int  # headers beyond HEADERS_KEPT
+    request_body: bytes  # the first BODY_LIMIT + margin bytes
+    request_size: int
     response_body: bytes
+    response_size: int
     error: str | None = None
     near_miss: dict[str, str] | None = None
     fault: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    size: int = 0  # bytes this entry keeps, for the journal's budget
 
     def to_dict(self) -> dict[str, Any]:
+        headers = {}
+        for raw_name, raw_value in self.request_headers:
+            name = raw_name.decode("latin-1")
+            headers[name] = _clip(redact_header(name, raw_value.decode("latin-1")), HEADER_LIMIT)
+        if self.headers_dropped:
+            headers["..."] = f"{self.headers_dropped} more headers"
+        near = self.near_miss
         return {
             "id": self.id,
             "time": self.time,
             "method": self.method,
-            "path": self.path,
-            "query": self.query,
+            "path": _clip(redact_text(_utf8(self.path)), TEXT_LIMIT),
+            "query": _clip(redact_query(self.query), TEXT_LIMIT),
             "operation": self.operation,
             "tenant": self.tenant,
             "status": self.status,
             "duration_ms": round(self.duration_ms, 3),
-            "request_headers": {
-                k.decode("latin-1"): REDACTED if k.decode("latin-1").lower() in SECRET_HEADERS else v.decode("latin-1")
-                for k, v in self.request_headers
-            },
-            "request_body": _clip(redact(_decode(self.request_body))),
-            "response_body": _clip(redact(_decode(self.response_body))),
+            "request_headers": headers,
+            "request_body": show_body(self.request_body, self.request_size),
+            "request_body_bytes": self.request_size,
+            "response_body": show_body(self.response_body, self.response_size),
+            "response_body_bytes": self.response_size,
             "error": self.error,
-            "near_miss": self.near_miss,
+            "near_miss": None
+            if near is None
+            else {**near, "reason": _clip(redact_text(_utf8(near["reason"])), TEXT_LIMIT)},
             "fault": self.fault,
         }
 
 
-def _decode(value: Any) -> Any:
+def redact_query(query: str) -> str:
+    """A query string as it may be shown: each parameter redacted by name, and by shape once decoded."""
+    if not query:
+        return query
+    shown = []
+    for part in query.split("&"):
+        name, sep, value = part.partition("=")
+        decoded_name, decoded = unquote_plus(name), unquote_plus(value)
+        if sep and is_secret_name(decoded_name):
+            shown.append(f"{name}={REDACTED}")
+            continue
+        redacted = redact_text(decoded)
+        shown.append(part if redacted == decoded else f"{name}{sep}{redacted}")
+    return "&".join(shown)
+
+
+def show_body(kept: bytes, size: int) -> Any:
+    """A body as it may be shown: parsed JSON when complete and shallow, else text; redacted."""
+    if not size:
+        return None
+    complete = len(kept) == size
+    if complete and size <= BODY_LIMIT:
+        parsed = _parse(kept)
+        if parsed is not _UNPARSED:
+            return redact_value(parsed)
+    text = _clip(redact_text(kept.decode("utf-8", "replace")), BODY_LIMIT)
+    return text if complete else f"{text[:BODY_LIMIT]}... ({size} bytes in all)"
+
+
+def _reject(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
+
+
+def _parse(raw: bytes) -> Any:
+    # Only what serialises back as JSON is shown parsed: a lone surrogate (\ud800) or NaN, which
+    # the standard library reads but JSON cannot carry, is shown as text.
+    if _SURROGATE.search(raw) is not None:
+        return _UNPARSED
+    try:
+        value = json.loads(raw, parse_constant=_reject)
+    except (ValueError, RecursionError):
+        return _UNPARSED
+    # Depth-first without recursion: a body deeper than MAX_DEPTH is shown as text.
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children: Iterable[Any]
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > MAX_DEPTH:
+            return _UNPARSED
+        stack.extend((child, depth + 1) for child in children)
+    return value
+
+
+def _utf8(text: str) -> str:
+    # A path or a message may carry lone surrogates (from percent-decoding): show them replaced.
+    return text if text.isascii() else text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text) - limit} more characters)"
+
+
+def _text(value: bytes | str, limit: int) -> str:
     if isinstance(value, bytes | bytearray):
-        if not value:
-            return None
-        try:
-            return json.loads(value)
-        except ValueError:
-            return bytes(value[: BODY_LIMIT + 1]).decode("utf-8", "replace")
-    return value
-
-
-def _clip(value: Any) -> Any:
-    if isinstance(value, str) and len(value) > BODY_LIMIT:
-        return value[:BODY_LIMIT] + f"... ({len(value) - BODY_LIMIT} more characters)"
-    return value
+        return bytes(value[: limit + _MARGIN]).decode("latin-1")
+    return value[: limit + _MARGIN]
 
 
 class Journal:
-    """A ring buffer of ``Entry``; thread-safe."""
+    """A ring buffer of ``Entry``, bounded by count and by bytes; thread-safe.
 
-    def __init__(self, limit: int = DEFAULT_JOURNAL_LIMIT) -> None:
+    Args:
+        limit: entries kept (0: no journal).
+        max_bytes: bytes the entries may keep in all (approximately: what each keeps, plus a fixed
+            overhead per entry); the newest entry is always kept.
+    """
+
+    def __init__(self, limit: int = DEFAULT_JOURNAL_LIMIT, max_bytes: int = DEFAULT_JOURNAL_BYTES) -> None:
         self.limit = limit
-        self._entries: deque[Entry] = deque(maxlen=limit)
+        self.max_bytes = max_bytes
+        self._entries: deque[Entry] = deque()
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self.total = 0  # requests journaled since the last clear, including those that fell off
+        self.bytes = 0  # bytes the kept entries hold
 
-    def record(self, **fields: Any) -> Entry:
+    def record(
+        self,
+        *,
+        time: float,
+        method: str,
+        path: str,
+        query: bytes | str,
+        operation: str | None,
+        tenant: str | None,
+        status: int,
+        duration_ms: float,
+        request_headers: Sequence[tuple[bytes, bytes]],
+        request_body: bytes | memoryview,
+        response_body: bytes | memoryview,
+        error: str | None = None,
+        near_miss: dict[str, str] | None = None,
+        fault: str | None = None,
+    ) -> Entry:
+        """Keep a bounded copy of one request (never a reference to what it sent)."""
+        # On the hot path: slices only (decoding and redaction wait until the entry is read).
+        headers = [
+            (name[:_NAME_LIMIT], value[:_HEADER_KEPT])
+            for name, value in itertools.islice(request_headers, HEADERS_KEPT)
+        ]
+        dropped = max(0, len(request_headers) - HEADERS_KEPT)
+        header_bytes = 0
+        for name, value in headers:
+            header_bytes += len(name) + len(value)
+        if near_miss is not None:
+            near_miss = {**near_miss, "reason": near_miss["reason"][: TEXT_LIMIT + _MARGIN]}
+        # Positional: this runs for every vendor request, and keywords cost a few microseconds more.
+        entry = Entry(
+            0,
+            time,
+            method[:_NAME_LIMIT],
+            _text(path, TEXT_LIMIT),
+            _text(query, TEXT_LIMIT),
+            operation,
+            tenant,
+            status,
+            duration_ms,
+            headers,
+            dropped,
+            bytes(request_body[: BODY_LIMIT + _MARGIN]),
+            len(request_body),
+            bytes(response_body[: BODY_LIMIT + _MARGIN]),
+            len(response_body),
+            error,
+            near_miss,
+            fault,
+        )
+        entry.size = (
+            _OVERHEAD
+            + len(entry.path)
+            + len(entry.query)
+            + header_bytes
+            + len(entry.request_body)
+            + len(entry.response_body)
+            + (len(near_miss["reason"]) if near_miss else 0)
+        )
         with self._lock:
-            entry = Entry(id=next(self._ids), **fields)
+            entry.id = next(self._ids)
             self._entries.append(entry)
+            self.bytes += entry.size
             self.total += 1
+            while len(self._entries) > 1 and (len(self._entries) > self.limit or self.bytes > self.max_bytes):
+                self.bytes -= self._entries.popleft().size
         return entry
 
     def query(
@@ -138,6 +289,7 @@ class Journal:
             dropped = len(self._entries)
             self._entries.clear()
             self.total = 0
+            self.bytes = 0
             return dropped
 
     def __len__(self) -> int:
