@@ -478,6 +478,16 @@ class AgoraWorld:
             self.projects.clear()
             self._world.telephony.clear()
 
+    def snapshot(self) -> Callable[[], None]:
+        """A function that puts the customers back as they are now (loading replaces them whole)."""
+        customers, projects = dict(self.customers), dict(self.projects)
+
+        def restore() -> None:
+            _refill(self.customers, customers)
+            _refill(self.projects, projects)
+
+        return restore
+
     def create_customer(
         self,
         customer_id: str | None = None,
@@ -640,3 +650,9 @@ def _check_uids(props: dict[str, Any]) -> None:
                 f"Invalid value for uid {uid!r}: uids must be integer strings unless enable_string_uid is true",
                 field="properties.agent_rtc_uid",
             )
+
+
+def _refill(live: dict[Any, Any], saved: dict[Any, Any]) -> None:
+    # In place: whoever holds the dict sees the restored contents.
+    live.clear()
+    live.update(saved)

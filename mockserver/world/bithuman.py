@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -280,6 +281,16 @@ class BitHumanWorld:
             self.accounts.clear()
             self._by_secret.clear()
 
+    def snapshot(self) -> Callable[[], None]:
+        """A function that puts the accounts back as they are now (loading replaces them whole)."""
+        accounts, by_secret = dict(self.accounts), dict(self._by_secret)
+
+        def restore() -> None:
+            _refill(self.accounts, accounts)
+            _refill(self._by_secret, by_secret)
+
+        return restore
+
     def get_account(self, account_id: str) -> Account:
         with self._lock:
             account = self.accounts.get(account_id)
@@ -346,3 +357,9 @@ class BitHumanWorld:
             if room.active:
                 room.active, room.closed_at = False, self._world.clock.now()
             return room
+
+
+def _refill(live: dict[Any, Any], saved: dict[Any, Any]) -> None:
+    # In place: whoever holds the dict sees the restored contents.
+    live.clear()
+    live.update(saved)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import random
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,6 +102,17 @@ class Faults:
             rule = FaultRule(id=next(self._ids), **fields)
             self._rules.append(rule)
             return rule
+
+    def snapshot(self) -> Callable[[], None]:
+        """A function that puts the rules (and the RNG) back as they are now."""
+        with self._lock:
+            rules, rng = list(self._rules), self._rng
+
+        def restore() -> None:
+            with self._lock:
+                self._rules, self._rng = rules, rng
+
+        return restore
 
     def list(self) -> list[FaultRule]:
         with self._lock:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import string
+from collections.abc import Callable
 
 __all__ = ["Ids"]
 
@@ -25,6 +26,16 @@ class Ids:
     def reseed(self, seed: int | None = None) -> None:
         self.seed = seed
         self._rng = random.Random(seed)
+
+    def snapshot(self) -> Callable[[], None]:
+        """A function that puts the seed and the RNG's state back as they are now."""
+        seed, state = self.seed, self._rng.getstate()
+
+        def restore() -> None:
+            self.seed = seed
+            self._rng.setstate(state)
+
+        return restore
 
     def token(self, alphabet: str, length: int) -> str:
         return "".join(self._rng.choices(alphabet, k=length))

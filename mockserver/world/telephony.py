@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ipaddress
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -135,6 +136,23 @@ class TelephonyWorld:
         self.numbers: dict[str, dict[str, PhoneNumber]] = {}  # customer id -> number -> record
         self.rules: dict[str, dict[str, DialRule]] = {}  # customer id -> callee number -> rule
         self.calls: dict[str, dict[str, Call]] = {}  # appid -> agent id -> call
+
+    def snapshot(self) -> Callable[[], None]:
+        """A function that puts numbers, rules and calls back as they are now."""
+        numbers = {k: dict(v) for k, v in self.numbers.items()}
+        rules = dict(self.rules)
+        calls = {k: dict(v) for k, v in self.calls.items()}
+
+        def restore() -> None:
+            # In place: whoever holds these dicts sees the restored contents.
+            self.numbers.clear()
+            self.numbers.update(numbers)
+            self.rules.clear()
+            self.rules.update(rules)
+            self.calls.clear()
+            self.calls.update(calls)
+
+        return restore
 
     def clear(self, customer: Customer | None = None) -> None:
         with self._lock:
