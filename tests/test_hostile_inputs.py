@@ -6,6 +6,7 @@ never a 500; what cannot be refused is bounded.
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,16 @@ from starlette.testclient import TestClient
 
 from mockserver import World
 from mockserver.fixtures import MAX_DEPTH, MAX_NODES, FixtureError, load_fixture_file, load_fixture_text, parse_yaml
+from mockserver.world import agora as world_agora
+from mockserver.world import bithuman as world_bithuman
+from mockserver.world import faults as world_faults
+from mockserver.world import telephony as world_telephony
+from mockserver.world.agora import MAX_LIVE_AGENTS, STOPPED_KEPT, Principal
+from mockserver.world.conversation import QUEUE_LIMIT, Conversation
+from mockserver.world.errors import DomainError
+from mockserver.world.inbox import Inbox
+
+from .conftest import DEFAULT_FIXTURE
 
 YAML = {"Content-Type": "application/yaml"}
 
@@ -209,3 +220,191 @@ def _everything_still_answers(client: TestClient) -> None:
     )
     assert legacy.status_code == 200
     assert client.get("/_mock/inbox").status_code == 200
+
+
+# -- 4. unbounded growth ---------------------------------------------------------------------------
+
+AGORA = "/api/conversational-ai-agent/v2"
+DEMO_AUTH = {"authorization": "Basic " + base64.b64encode(b"demo-customer-id:demo-customer-secret").decode()}
+
+
+def _join_body(name: str, uid: str = "0", channel: str = "hostile") -> dict[str, Any]:
+    return {
+        "name": name,
+        "properties": {
+            "channel": channel,
+            "token": "",
+            "agent_rtc_uid": uid,
+            "remote_rtc_uids": ["*"],
+            "idle_timeout": 0,
+            "llm": {"url": "https://llm.example/v1/chat/completions"},
+            "tts": {"vendor": "microsoft", "params": {"key": "k", "region": "eastus"}},
+        },
+    }
+
+
+def _start(world: World, name: str, **kw: Any) -> str:
+    customer = world.agora.get_customer("demo-customer-id")
+    project = world.agora.get_project("demo-app-id")
+    return world.agora.start_agent(Principal(customer), project, _join_body(name, **kw)).agent_id
+
+
+def test_a_project_without_a_limit_still_has_one(client: TestClient, world: World) -> None:
+    world.agora.update_project("demo-app-id", {"concurrency_limit": None})
+    for i in range(MAX_LIVE_AGENTS):
+        _start(world, f"a{i}")
+    r = client.post(f"{AGORA}/projects/demo-app-id/join", json=_join_body("one-more"), headers=DEMO_AUTH)
+    assert r.status_code == 422, r.text
+    assert r.json()["reason"] == "ConcurrencyLimitExceeded"
+    assert f"limit {MAX_LIVE_AGENTS}" in r.json()["detail"]
+    # A finished agent frees its place, and a new one may reuse its name.
+    world.agora.fail_agent("demo-app-id", world.agora.get_project("demo-app-id").live_names["a7"], "bye")
+    r = client.post(f"{AGORA}/projects/demo-app-id/join", json=_join_body("a7"), headers=DEMO_AUTH)
+    assert r.status_code == 200, r.text
+
+
+def test_join_looks_at_a_constant_number_of_agents(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    world.load(load_fixture_file(DEFAULT_FIXTURE))
+    world.clock.freeze(1705314600.0)
+    world.agora.update_project("demo-app-id", {"concurrency_limit": None})
+    for i in range(300):
+        _start(world, f"a{i}", uid=str(1000 + i))
+    advanced: list[int] = []
+    original = Conversation.advance
+    monkeypatch.setattr(Conversation, "advance", lambda self, now: advanced.append(1) or original(self, now))
+    _start(world, "a0-again", uid="5")
+    with pytest.raises(DomainError, match="name 'a5' is already in use"):
+        _start(world, "a5")
+    with pytest.raises(DomainError, match="agent_rtc_uid '1009' is already used"):
+        _start(world, "new", uid="1009")
+    assert len(advanced) <= 6  # the new agent itself, and one clash each: never the 300 others
+
+
+def test_finished_agents_are_forgotten_beyond_the_bound(world: World) -> None:
+    world.load(load_fixture_file(DEFAULT_FIXTURE))
+    project = world.agora.get_project("demo-app-id")
+    for i in range(STOPPED_KEPT + 50):
+        agent_id = _start(world, f"a{i}")
+        world.agora.fail_agent("demo-app-id", agent_id, "done")
+    assert len(project.agents) <= STOPPED_KEPT + project.live_limit
+
+
+def test_the_append_queue_of_one_agent_is_bounded(client: TestClient, world: World) -> None:
+    agent_id = _start(world, "talker")
+    project = world.agora.get_project("demo-app-id")
+    world.agora.speak_agent(project, agent_id, "a long first sentence " * 10, "INTERRUPT", True)
+    for i in range(QUEUE_LIMIT):
+        assert world.agora.speak_agent(project, agent_id, f"then {i}", "APPEND", True)[1] == "queued"
+    url = f"{AGORA}/projects/demo-app-id/agents/{agent_id}/speak"
+    r = client.post(url, json={"text": "one too many", "priority": "APPEND"}, headers=DEMO_AUTH)
+    assert r.status_code == 429, r.text
+    assert r.json()["reason"] == "ResourceQuotaLimitExceeded" and "queued" in r.json()["detail"]
+    think = client.post(
+        f"{AGORA}/projects/demo-app-id/agents/{agent_id}/think",
+        json={"text": "also", "on_speaking_action": "append"},
+        headers=DEMO_AUTH,
+    )
+    assert think.status_code == 429, think.text
+    # INTERRUPT still works: it drops the queue.
+    r = client.post(url, json={"text": "now", "priority": "INTERRUPT"}, headers=DEMO_AUTH)
+    assert r.status_code == 200
+    assert len(world.agora.agent("demo-app-id", agent_id).conversation.queue) == 0
+
+
+def test_a_user_queued_behind_speech_is_bounded(client: TestClient, world: World) -> None:
+    agent_id = _start(world, "talker")
+    project = world.agora.get_project("demo-app-id")
+    world.agora.speak_agent(project, agent_id, "a long first sentence " * 10, "INTERRUPT", False)
+    for i in range(QUEUE_LIMIT):
+        world.agora.user_says("demo-app-id", agent_id, f"hello {i}")
+    r = client.post(f"/_mock/agora/projects/demo-app-id/agents/{agent_id}/user/say", json={"text": "more"})
+    assert "queued" in _problem(r, 409)["detail"]
+
+
+@pytest.mark.parametrize(
+    ("module", "bound", "method", "path", "body"),
+    [
+        ("bithuman", "MAX_ACCOUNTS", "POST", "/_mock/bithuman/accounts", {}),
+        ("bithuman", "MAX_AGENTS", "POST", "/_mock/bithuman/accounts/demo/agents", {}),
+        ("bithuman", "MAX_ROOMS", "POST", "/_mock/bithuman/accounts/demo/agents/A12345678/rooms", {}),
+        ("agora", "MAX_CUSTOMERS", "POST", "/_mock/agora/customers", {}),
+        ("agora", "MAX_PROJECTS", "POST", "/_mock/agora/customers/demo-customer-id/projects", {}),
+        ("faults", "MAX_RULES", "POST", "/_mock/faults", {"kind": "latency", "latency_ms": 1}),
+    ],
+)
+def test_control_plane_collections_are_bounded(
+    client: TestClient,
+    monkeypatch: pytest.MonkeyPatch,
+    module: str,
+    bound: str,
+    method: str,
+    path: str,
+    body: dict[str, Any],
+) -> None:
+    target = {"bithuman": world_bithuman, "agora": world_agora, "faults": world_faults}[module]
+    monkeypatch.setattr(target, bound, 1)
+    for _ in range(2):
+        r = client.request(method, path, json=body)
+        if r.status_code != 201:
+            break
+    assert "at most 1" in _problem(r, 422)["detail"]
+
+
+def test_phone_numbers_of_a_customer_are_bounded(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(world_telephony, "MAX_PHONE_NUMBERS", 1)
+    number = {
+        "provider": "byo",
+        "label": "x",
+        "phone_number": "+15550100999",
+        "outbound_config": {"address": "sip.example.com", "transport": "tls"},
+    }
+    r = client.post(f"{AGORA}/phone-numbers", json=number, headers=DEMO_AUTH)
+    assert r.status_code == 422, r.text
+    assert "at most 1 phone numbers" in r.json()["description"]
+
+
+def test_the_inbox_is_bounded_in_all() -> None:
+    inbox = Inbox(limit=3, total=5)
+    for tenant in ("old", "mid", "new"):
+        for i in range(3):
+            inbox.record(**_event_fields(tenant, f"{tenant}{i}"))
+    assert len(inbox) == 5
+    # The tenant written to least recently lost its events first.
+    assert [e.text for e in inbox.query()] == ["mid1", "mid2", "new0", "new1", "new2"]
+    assert inbox.clear() == 5 and len(inbox) == 0
+
+
+# -- 5. lossless inbox paging ----------------------------------------------------------------------
+
+
+def test_inbox_pages_are_lossless(client: TestClient, world: World) -> None:
+    for i in range(25):
+        world.inbox.record(**_event_fields("pager", f"m{i}"))
+    seen: list[str] = []
+    cursor = 0
+    for _ in range(10):
+        page = client.get("/_mock/inbox", params={"tenant": "pager", "since": cursor, "limit": 10}).json()
+        seen += [e["text"] for e in page["events"]]
+        cursor = page["next"]
+        if not page["more"]:
+            break
+    assert seen == [f"m{i}" for i in range(25)]
+    empty = client.get("/_mock/inbox", params={"tenant": "pager", "since": cursor, "limit": 10}).json()
+    assert empty["events"] == [] and empty["next"] == cursor and empty["more"] is False
+    # Without `since`, `limit` still keeps the latest (documented).
+    latest = client.get("/_mock/inbox", params={"tenant": "pager", "limit": 2}).json()
+    assert [e["text"] for e in latest["events"]] == ["m23", "m24"]
+
+
+def _event_fields(tenant: str, text: str) -> dict[str, Any]:
+    return {
+        "time": 0.0,
+        "vendor": "bithuman",
+        "tenant": tenant,
+        "agent": "A1",
+        "room": "r",
+        "kind": "speech",
+        "text": text,
+        "operation": "bithuman_speak",
+        "outcome": "delivered",
+    }

@@ -326,17 +326,26 @@ def remote_hangup_agora_call(call: Call) -> Response:
 
 def list_inbox(call: Call) -> Response:
     q = call.query
-    events = call.world.inbox.query(
+    since = q.get("since")
+    events, more = call.world.inbox.page(
         tenant=q.get("tenant"),
         vendor=q.get("vendor"),
         agent=q.get("agent"),
         room=q.get("room"),
         kind=q.get("kind"),
-        since=q.get("since"),
+        since=since,
         limit=q.get("limit"),
     )
+    last_id = events[-1].id if events else None
     return json_response(
-        {"count": len(events), "last_id": events[-1].id if events else None, "events": [e.to_dict() for e in events]}
+        {
+            "count": len(events),
+            "last_id": last_id,
+            # The cursor: pass it as `since` for the next page (unchanged when nothing was new).
+            "next": last_id if last_id is not None else since,
+            "more": more,
+            "events": [e.to_dict() for e in events],
+        }
     )
 
 

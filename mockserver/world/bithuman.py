@@ -21,11 +21,26 @@ from .ratelimit import WRITE_TIER_PER_MINUTE, Admission, TokenBucket
 if TYPE_CHECKING:
     from . import World
 
-__all__ = ["DIALECTS", "Account", "Agent", "BitHumanWorld", "Delivery", "Room"]
+__all__ = [
+    "DIALECTS",
+    "MAX_ACCOUNTS",
+    "MAX_AGENTS",
+    "MAX_ROOMS",
+    "Account",
+    "Agent",
+    "BitHumanWorld",
+    "Delivery",
+    "Room",
+]
 
 VENDOR = "bithuman"
 DIALECTS = ("current", "legacy")
 CONTEXT_TYPES = ("add_context", "speak")
+# Bounds of our choosing (arrangement goes through the control plane; the vendor has none to say):
+# past them, creating answers 422, so a long-running mock never grows without limit.
+MAX_ACCOUNTS = 10_000
+MAX_AGENTS = 1000  # per account
+MAX_ROOMS = 1000  # per agent, open or closed
 
 
 def _digest(secret: str) -> bytes:
@@ -205,6 +220,10 @@ class BitHumanWorld:
             account_id = account_id or ids.account_id()
             if account_id in self.accounts and not replace:
                 raise DomainError("conflict", f"bitHuman account {account_id!r} already exists", account=account_id)
+            if account_id not in self.accounts and len(self.accounts) >= MAX_ACCOUNTS:
+                raise DomainError("invalid", f"the mock holds at most {MAX_ACCOUNTS} bitHuman accounts")
+            if len(agents or ()) > MAX_AGENTS:
+                raise DomainError("invalid", f"an account has at most {MAX_AGENTS} agents")
             secrets = list(secrets) if secrets else [ids.secret()]
             for secret in secrets:
                 owner = self._by_secret.get(_digest(secret))
@@ -312,6 +331,8 @@ class BitHumanWorld:
             code = code or self._world.ids.agent_code()
             if code in account.agents:
                 raise DomainError("conflict", f"agent {code!r} already exists in account {account_id!r}")
+            if len(account.agents) >= MAX_AGENTS:
+                raise DomainError("invalid", f"an account has at most {MAX_AGENTS} agents")
             agent = account.agents[code] = Agent(code=code)
             for room in rooms:
                 if isinstance(room, str):
@@ -342,6 +363,8 @@ class BitHumanWorld:
             room = agent.rooms.get(room_id)
             now = self._world.clock.now()
             if room is None:
+                if len(agent.rooms) >= MAX_ROOMS:
+                    raise DomainError("invalid", f"an agent has at most {MAX_ROOMS} rooms, open or closed")
                 room = agent.rooms[room_id] = Room(id=room_id, active=True, opened_at=now)
             elif not room.active:
                 room.active, room.opened_at, room.closed_at = True, now, None
