@@ -259,11 +259,16 @@ def load_fixture_file(path: str | Path) -> dict[str, Any]:
     """Read, parse and validate one fixture file."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as file:
+            # One byte more than the bound tells a file over it apart without reading it all.
+            raw = file.read(MAX_YAML_BYTES + 1)
+        text = raw.decode("utf-8")
     except OSError as exc:
         raise FixtureError(str(path), [("(file)", exc.strerror or str(exc))]) from None
     except UnicodeDecodeError:
-        raise FixtureError(str(path), [("(file)", "not UTF-8 text")]) from None
-    if len(text) > MAX_YAML_BYTES:
+        if len(raw) <= MAX_YAML_BYTES:
+            raise FixtureError(str(path), [("(file)", "not UTF-8 text")]) from None
+        text = ""  # cut inside a character: over the bound anyway
+    if len(raw) > MAX_YAML_BYTES:
         raise FixtureError(str(path), [("(file)", f"larger than {MAX_YAML_BYTES} bytes")])
     return load_fixture_text(text, str(path))
