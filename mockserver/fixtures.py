@@ -3,10 +3,15 @@
 Errors name the file, the place (a dotted path and the YAML line) and what is wrong, so a typo
 in a seed world never turns into a confusing failure later. The format is documented in
 docs/fixtures.md; ``fixture.schema.json`` ships in the package for editors.
+
+YAML is read through ``parse_yaml``, which bounds what a document may cost before anything is
+built from it: its size, its nesting and how far its aliases expand (a "billion laughs" document
+of a few hundred bytes otherwise expands to gigabytes). Control-plane YAML bodies use it too.
 """
 
 from __future__ import annotations
 
+import collections
 import functools
 import json
 import re
@@ -17,9 +22,98 @@ from typing import Any
 import jsonschema_rs
 import yaml
 
-__all__ = ["FixtureError", "check_document", "fixture_schema", "load_fixture_file", "load_fixture_text"]
+from .world.clock import parse_instant
+from .world.errors import DomainError
+
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_NODES",
+    "MAX_YAML_BYTES",
+    "FixtureError",
+    "YamlLimitError",
+    "check_document",
+    "fixture_schema",
+    "load_fixture_file",
+    "load_fixture_text",
+    "parse_yaml",
+]
 
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+# Our bounds (no fixture comes near them: the shipped default world is 6 KiB, depth 7, ~300 nodes).
+MAX_YAML_BYTES = 1024 * 1024  # the control plane's request body cap, for files too
+MAX_DEPTH = 64  # nested mappings and sequences
+MAX_NODES = 100_000  # scalars and collections, counting what every alias expands to
+_MAX_MESSAGE = 200  # characters of one problem: a huge offending value is never echoed whole
+_MAX_PROBLEMS = 50
+
+
+class YamlLimitError(ValueError):
+    """A YAML document over one of the bounds; ``line`` is 1-based, 0 when unknown."""
+
+    def __init__(self, message: str, line: int = 0) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 1] + "…"
+
+
+def _line(event: yaml.Event) -> int:
+    mark = event.start_mark
+    return mark.line + 1 if mark is not None else 0
+
+
+def _check_events(text: str | bytes) -> None:
+    # One pass over the parser's events (libyaml's parser keeps its own stack, it does not recurse)
+    # before anything is composed: depth, and the size of the document once every alias is
+    # expanded, computed per anchor so a bomb is refused after reading it, not after expanding it.
+    sizes: dict[str, int] = {}  # anchor -> expanded node count
+    stack: list[list[Any]] = [[None, 0]]  # frames of [anchor, expanded node count so far]
+    total = 0  # the sum of the frames' counts: every node expanded so far
+    for event in yaml.parse(text, Loader=_LOADER):
+        if isinstance(event, yaml.CollectionStartEvent):
+            if len(stack) > MAX_DEPTH:
+                raise YamlLimitError(f"nested deeper than {MAX_DEPTH} levels", _line(event))
+            stack.append([event.anchor, 1])
+            added = 1
+        elif isinstance(event, yaml.CollectionEndEvent):
+            anchor, count = stack.pop()
+            if anchor is not None:
+                sizes[anchor] = count
+            stack[-1][1] += count
+            added = 0
+        elif isinstance(event, yaml.ScalarEvent):
+            if event.anchor is not None:
+                sizes[event.anchor] = 1
+            added = 1
+        elif isinstance(event, yaml.AliasEvent):
+            added = sizes.get(event.anchor or "", 1)
+        else:
+            continue
+        if added:
+            if not isinstance(event, yaml.CollectionStartEvent):
+                stack[-1][1] += added
+            total += added
+            if total > MAX_NODES:
+                raise YamlLimitError(
+                    f"the document expands to more than {MAX_NODES} nodes (aliases included)",
+                    _line(event),
+                )
+
+
+def parse_yaml(text: str | bytes) -> Any:
+    """Parse one YAML document within the bounds (size, depth, expanded aliases).
+
+    Raises:
+        YamlLimitError: the document is over a bound.
+        yaml.YAMLError: it is not valid YAML.
+    """
+    if len(text) > MAX_YAML_BYTES:
+        raise YamlLimitError(f"the document is larger than {MAX_YAML_BYTES} bytes")
+    _check_events(text)
+    return yaml.load(text, Loader=_LOADER)
 
 
 class FixtureError(ValueError):
@@ -27,7 +121,12 @@ class FixtureError(ValueError):
 
     def __init__(self, source: str, problems: list[tuple[str, str]]) -> None:
         self.source = source
-        self.problems = problems
+        # Bounded: a hostile document must not turn into a huge error. Messages are clipped (a
+        # schema error quotes the offending value) and only the first problems are listed.
+        clipped = [(place, _clip(message)) for place, message in problems[:_MAX_PROBLEMS]]
+        if len(problems) > _MAX_PROBLEMS:
+            clipped.append(("(top)", f"{len(problems) - _MAX_PROBLEMS} more problems not shown"))
+        self.problems = problems = clipped
         lines = "\n".join(f"  {source}:{place}: {message}" for place, message in problems)
         super().__init__(f"invalid fixture {source}:\n{lines}")
 
@@ -67,10 +166,17 @@ def check_document(document: Any, source: str = "<fixture>", tree: yaml.Node | N
     """Validate a parsed fixture document (schema, then cross-references); return it."""
     if document is None:
         document = {}
+    if _deeper_than(document, MAX_DEPTH):
+        raise FixtureError(source, [("(top)", f"nested deeper than {MAX_DEPTH} levels")])
     problems = [(_place(tree, list(e.instance_path)), e.message) for e in _validator().iter_errors(document)]
     if problems:
         raise FixtureError(source, problems)
     where: list[str | int]
+    if "freeze_at" in (document.get("clock") or {}):
+        try:
+            parse_instant(document["clock"]["freeze_at"], "clock.freeze_at")
+        except DomainError as exc:
+            problems.append((_place(tree, ["clock", "freeze_at"]), exc.message.removeprefix("clock.freeze_at: ")))
     seen_secrets: dict[str, str] = {}
     seen_accounts: set[str] = set()
     for i, account in enumerate((document.get("bithuman") or {}).get("accounts", [])):
@@ -92,7 +198,7 @@ def check_document(document: Any, source: str = "<fixture>", tree: yaml.Node | N
                 )
             codes.add(agent["code"])
             rooms = [r if isinstance(r, str) else r["id"] for r in agent.get("rooms", [])]
-            for dup in sorted({r for r in rooms if rooms.count(r) > 1}):
+            for dup in sorted(r for r, n in collections.Counter(rooms).items() if n > 1):
                 problems.append((_place(tree, [*where, "agents", k, "rooms"]), f"room {dup!r} is listed twice"))
     seen_appids: dict[str, str] = {}
     seen_customers: set[str] = set()
@@ -122,11 +228,26 @@ def check_document(document: Any, source: str = "<fixture>", tree: yaml.Node | N
     return document
 
 
+def _deeper_than(document: Any, limit: int) -> bool:
+    # Iterative, so a document nested thousands deep (JSON allows it) cannot exhaust the stack.
+    pending: list[tuple[Any, int]] = [(document, 0)]
+    while pending:
+        node, depth = pending.pop()
+        if isinstance(node, dict | list):
+            if depth >= limit:
+                return True
+            children = node.values() if isinstance(node, dict) else node
+            pending.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
 def load_fixture_text(text: str, source: str = "<fixture>") -> dict[str, Any]:
-    """Parse and validate fixture YAML (or JSON, which is YAML)."""
+    """Parse and validate fixture YAML (or JSON, which is YAML), within the bounds of ``parse_yaml``."""
     try:
+        document = parse_yaml(text)
         tree = yaml.compose(text, Loader=_LOADER)
-        document = yaml.load(text, Loader=_LOADER)
+    except YamlLimitError as exc:
+        raise FixtureError(source, [(str(exc.line or "(top)"), str(exc))]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         place = f"{mark.line + 1}" if mark is not None else "(top)"
@@ -138,9 +259,16 @@ def load_fixture_file(path: str | Path) -> dict[str, Any]:
     """Read, parse and validate one fixture file."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as file:
+            # One byte more than the bound tells a file over it apart without reading it all.
+            raw = file.read(MAX_YAML_BYTES + 1)
+        text = raw.decode("utf-8")
     except OSError as exc:
         raise FixtureError(str(path), [("(file)", exc.strerror or str(exc))]) from None
     except UnicodeDecodeError:
-        raise FixtureError(str(path), [("(file)", "not UTF-8 text")]) from None
+        if len(raw) <= MAX_YAML_BYTES:
+            raise FixtureError(str(path), [("(file)", "not UTF-8 text")]) from None
+        text = ""  # cut inside a character: over the bound anyway
+    if len(raw) > MAX_YAML_BYTES:
+        raise FixtureError(str(path), [("(file)", f"larger than {MAX_YAML_BYTES} bytes")])
     return load_fixture_text(text, str(path))

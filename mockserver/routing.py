@@ -27,6 +27,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .api.base import Call, Family
+from .fixtures import YamlLimitError, parse_yaml
 from .spec import Operation, Spec, check_body, check_params
 from .world import World
 from .world.errors import DomainError
@@ -324,7 +325,9 @@ def parse_body(op: Operation, content_type: str | None, raw: bytes) -> Any:
     media = (content_type or "").split(";", 1)[0].strip().lower()
     if media in _YAML_TYPES and any(m in _YAML_TYPES for m in op.body.media_types):
         try:
-            return yaml.safe_load(raw)
+            return parse_yaml(raw)  # bounded: size, depth and alias expansion
+        except YamlLimitError as exc:
+            raise DomainError("malformed_json", f"Request body is refused: {exc}") from None
         except yaml.YAMLError as exc:
             raise DomainError("malformed_json", f"Request body is not valid YAML: {exc}") from None
     if media and media != "application/json" and not media.endswith("+json"):

@@ -112,11 +112,8 @@ def load_fixture(call: Call) -> Response:
             "; ".join(f"{place}: {message}" for place, message in exc.problems),
             problems=[f"{place}: {message}" for place, message in exc.problems],
         ) from None
-    world = call.world
-    with world.lock:
-        if call.query.get("replace"):
-            world.clear()
-        loaded = world.load(document)
+    # All or nothing: a document that fails half-way leaves the world as it was.
+    loaded = call.world.load(document, replace=bool(call.query.get("replace")))
     return json_response({"loaded": loaded})
 
 
@@ -329,17 +326,26 @@ def remote_hangup_agora_call(call: Call) -> Response:
 
 def list_inbox(call: Call) -> Response:
     q = call.query
-    events = call.world.inbox.query(
+    since = q.get("since")
+    events, more = call.world.inbox.page(
         tenant=q.get("tenant"),
         vendor=q.get("vendor"),
         agent=q.get("agent"),
         room=q.get("room"),
         kind=q.get("kind"),
-        since=q.get("since"),
+        since=since,
         limit=q.get("limit"),
     )
+    last_id = events[-1].id if events else None
     return json_response(
-        {"count": len(events), "last_id": events[-1].id if events else None, "events": [e.to_dict() for e in events]}
+        {
+            "count": len(events),
+            "last_id": last_id,
+            # The cursor: pass it as `since` for the next page (unchanged when nothing was new).
+            "next": last_id if last_id is not None else since,
+            "more": more,
+            "events": [e.to_dict() for e in events],
+        }
     )
 
 
@@ -352,13 +358,8 @@ def get_clock(call: Call) -> Response:
 
 
 def freeze_clock(call: Call) -> Response:
-    at = (call.body or {}).get("at")
-    if isinstance(at, str):
-        try:
-            at = datetime.fromisoformat(at.replace("Z", "+00:00")).timestamp()
-        except ValueError:
-            raise DomainError("invalid_field", f"at: {at!r} is not an ISO-8601 date-time", field="at") from None
-    call.world.clock.freeze(at)
+    # The clock checks the range (epoch to year 9999), so nothing rendered later can overflow.
+    call.world.clock.freeze((call.body or {}).get("at"))
     return json_response(_clock(call.world))
 
 

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import random
 import threading
-from datetime import datetime
 from typing import Any
 
 from .agora import AgoraWorld
 from .bithuman import DIALECTS, BitHumanWorld
-from .clock import Clock
+from .clock import Clock, parse_instant
 from .errors import DomainError
 from .faults import Faults
 from .ids import Ids
@@ -62,14 +61,41 @@ class World:
 
     # -- fixtures ------------------------------------------------------------------------------
 
-    def load(self, document: dict[str, Any], *, boot: bool = False) -> list[str]:
+    def load(self, document: dict[str, Any], *, boot: bool = False, replace: bool = False) -> list[str]:
         """Apply a fixture document that was already validated (see ``mockserver.fixtures``).
 
-        Tenants the document names are replaced whole. With ``boot``, ``reset`` restores the
-        document. Returns the tenant ids it defined.
+        All or nothing: if any part fails (a conflict with the world as it is, a value out of
+        range), the world is left exactly as it was and the ``DomainError`` propagates. Tenants
+        the document names are replaced whole; ``replace`` empties the world first. With
+        ``boot``, ``reset`` restores the document. Returns the tenant ids it defined.
         """
         with self.lock:
-            tenants = self._apply(document)
+            # Loading replaces tenants whole (never mutates one in place), so copies of the
+            # top-level tables are enough to undo it.
+            undo = [
+                self.bithuman.snapshot(),
+                self.agora.snapshot(),
+                self.telephony.snapshot(),
+                self.faults.snapshot(),
+                self.clock.snapshot(),
+                self.ids.snapshot(),
+            ]
+            seed = self.seed
+            try:
+                if replace:
+                    self.bithuman.clear()
+                    self.agora.clear()
+                    self.faults.clear()
+                tenants = self._apply(document)
+            except BaseException:
+                for restore in undo:
+                    restore()
+                self.seed = seed
+                raise
+            if replace:
+                # Only once the document is in: a failed load keeps the events and the journal.
+                self.inbox.clear()
+                self.journal.clear()
             if boot:
                 self._boot.append(document)
             return tenants
@@ -85,7 +111,7 @@ class World:
                 self.faults.add(rule)
             clock = document.get("clock") or {}
             if "freeze_at" in clock:
-                self.clock.freeze(_timestamp(clock["freeze_at"]))
+                self.clock.freeze(parse_instant(clock["freeze_at"], "clock.freeze_at"))
         for spec in (document.get("bithuman") or {}).get("accounts", ()):
             if only_tenant is not None and spec["id"] != only_tenant:
                 continue
@@ -154,9 +180,3 @@ class World:
             tenants = {account_id: "bithuman" for account_id in self.bithuman.accounts}
             tenants.update({customer_id: "agora" for customer_id in self.agora.customers})
             return tenants
-
-
-def _timestamp(value: Any) -> float:
-    if isinstance(value, int | float):
-        return float(value)
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()

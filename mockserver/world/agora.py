@@ -14,6 +14,7 @@ import re
 import struct
 import threading
 import zlib
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -24,11 +25,28 @@ from .errors import DomainError
 if TYPE_CHECKING:
     from . import World
 
-__all__ = ["AgoraAgent", "AgoraWorld", "Customer", "Principal", "Project", "ResponderRule", "parse_access_token"]
+__all__ = [
+    "MAX_CUSTOMERS",
+    "MAX_LIVE_AGENTS",
+    "MAX_PROJECTS",
+    "AgoraAgent",
+    "AgoraWorld",
+    "Customer",
+    "Principal",
+    "Project",
+    "ResponderRule",
+    "parse_access_token",
+]
 
 VENDOR = "agora"
 LIVE = ("STARTING", "RUNNING", "STOPPING")
 STOPPED_KEPT = 500  # stopped agents kept per project for get/turns (oldest forgotten first)
+# Bounds of our choosing (the vendor publishes no numbers; docs/control-plane.md lists them): a
+# project without a concurrency_limit still runs at most MAX_LIVE_AGENTS agents at once (join
+# answers 422 ConcurrencyLimitExceeded beyond), so a long-running mock never grows without limit.
+MAX_LIVE_AGENTS = 1000
+MAX_CUSTOMERS = 10_000
+MAX_PROJECTS = 100  # per customer
 TURNS_KEPT_S = 7 * 24 * 3600  # turns of a finished session stay readable for 7 days
 DEFAULT_ACTIONS = {"listening": "interrupt", "thinking": "interrupt", "speaking": "ignore"}  # v2.7+
 
@@ -87,6 +105,16 @@ class Project:
     agents: dict[str, AgoraAgent] = field(default_factory=dict)
     # Opt-in: accept an AccessToken2 whatever its signature (App ID and expiry are still checked).
     accept_unsigned_tokens: bool = False
+    # Indexes over the agents last seen live, so join checks names, uids and the limit in O(1):
+    # an agent leaves them when it is next looked at and found finished (see AgoraWorld._retire).
+    live: dict[str, AgoraAgent] = field(default_factory=dict)
+    live_names: dict[str, str] = field(default_factory=dict)  # name -> agent id
+    live_uids: dict[tuple[str, str], str] = field(default_factory=dict)  # (channel, agent_rtc_uid) -> agent id
+    finished: deque[str] = field(default_factory=deque)  # finished agent ids, oldest first
+
+    @property
+    def live_limit(self) -> int:
+        return min(self.concurrency_limit or MAX_LIVE_AGENTS, MAX_LIVE_AGENTS)
 
     def reply_to(self, text: str) -> str:
         for rule in self.responder:
@@ -355,17 +383,21 @@ class AgoraWorld:
             )
         with self._lock:
             now = self._world.clock.now()
-            live = [a for a in project.agents.values() if _advanced(a, now).conversation.live]
-            clash = next((a for a in live if a.name == body["name"]), None)
+            clash = self._still_live(project, project.live_names.get(body["name"]), now)
             if clash is not None:
                 raise DomainError("conflict", f"agent name {body['name']!r} is already in use", agent_id=clash.agent_id)
             uid = props["agent_rtc_uid"]
-            if uid != "0" and any(a.channel == props["channel"] and a.properties["agent_rtc_uid"] == uid for a in live):
+            if uid != "0" and self._still_live(project, project.live_uids.get((props["channel"], uid)), now):
                 raise DomainError("conflict", f"agent_rtc_uid {uid!r} is already used in channel {props['channel']!r}")
-            if project.concurrency_limit is not None and len(live) >= project.concurrency_limit:
+            limit = project.live_limit
+            if len(project.live) >= limit:
+                # Only at the limit does it pay to bring every live agent up to the clock.
+                for other in list(project.live):
+                    self._still_live(project, other, now)
+            if len(project.live) >= limit:
                 raise DomainError(
                     "concurrency_limit",
-                    f"project {project.appid} already runs {len(live)} agents (limit {project.concurrency_limit})",
+                    f"project {project.appid} already runs {len(project.live)} agents (limit {limit})",
                 )
             agent_id = "1NT29X" + self._world.ids.token("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", 19)
             llm = props.get("llm") or {}
@@ -396,6 +428,10 @@ class AgoraWorld:
                 body.get("pipeline_id"),
             )
             project.agents[agent_id] = agent
+            project.live[agent_id] = agent
+            project.live_names[agent.name] = agent_id
+            if uid != "0":
+                project.live_uids[(agent.channel, uid)] = agent_id
             conversation.emit(
                 kind="lifecycle",
                 text="STARTING",
@@ -405,13 +441,30 @@ class AgoraWorld:
                 operation=operation,
             )
             conversation.advance(now)
-            self._forget_old(project, now)
             return agent
 
-    def _forget_old(self, project: Project, now: float) -> None:
-        finished = [a for a in project.agents.values() if not a.conversation.live]
-        for agent in finished[: max(0, len(finished) - STOPPED_KEPT)]:
-            del project.agents[agent.agent_id]
+    def _still_live(self, project: Project, agent_id: str | None, now: float) -> AgoraAgent | None:
+        """The agent if it is live at ``now``; a finished one leaves the live indexes."""
+        agent = project.live.get(agent_id) if agent_id is not None else None
+        if agent is None:
+            return None
+        agent.conversation.advance(now)
+        if agent.conversation.live:
+            return agent
+        self._retire(project, agent)
+        return None
+
+    def _retire(self, project: Project, agent: AgoraAgent) -> None:
+        del project.live[agent.agent_id]
+        if project.live_names.get(agent.name) == agent.agent_id:
+            del project.live_names[agent.name]
+        key = (agent.channel, agent.properties["agent_rtc_uid"])
+        if project.live_uids.get(key) == agent.agent_id:
+            del project.live_uids[key]
+        # Finished agents stay readable (get, turns) until STOPPED_KEPT newer ones have finished.
+        project.finished.append(agent.agent_id)
+        while len(project.finished) > STOPPED_KEPT:
+            project.agents.pop(project.finished.popleft(), None)
 
     def list_agents(self, project: Project, query: dict[str, Any]) -> tuple[list[AgoraAgent], str, int]:
         now = self._world.clock.now()
@@ -529,6 +582,16 @@ class AgoraWorld:
             self.projects.clear()
             self._world.telephony.clear()
 
+    def snapshot(self) -> Callable[[], None]:
+        """A function that puts the customers back as they are now (loading replaces them whole)."""
+        customers, projects = dict(self.customers), dict(self.projects)
+
+        def restore() -> None:
+            _refill(self.customers, customers)
+            _refill(self.projects, projects)
+
+        return restore
+
     def create_customer(
         self,
         customer_id: str | None = None,
@@ -544,6 +607,10 @@ class AgoraWorld:
                 if not replace:
                     raise DomainError("conflict", f"Agora customer {customer_id!r} already exists")
                 self.delete_customer(customer_id)
+            elif len(self.customers) >= MAX_CUSTOMERS:
+                raise DomainError("invalid", f"the mock holds at most {MAX_CUSTOMERS} Agora customers")
+            if len(projects or ()) > MAX_PROJECTS:
+                raise DomainError("invalid", f"a customer has at most {MAX_PROJECTS} projects")
             for spec in projects or ():
                 owner = self.projects.get(spec.get("appid", ""))
                 if owner is not None:
@@ -585,6 +652,8 @@ class AgoraWorld:
             appid = appid or self._world.ids.token("0123456789abcdef", 32)
             if appid in self.projects:
                 raise DomainError("conflict", f"App ID {appid!r} already exists")
+            if len(customer.projects) >= MAX_PROJECTS:
+                raise DomainError("invalid", f"a customer has at most {MAX_PROJECTS} projects")
             project = Project(
                 appid,
                 customer_id,
@@ -645,7 +714,11 @@ class AgoraWorld:
             strategy = (interruption.get("disabled_config") or {}).get("strategy", "append")
             if interruption.get("enable") is False and agent.conversation.current is not None:
                 agent.conversation.current.interruptable = False
-            return agent, agent.conversation.user_says(self._world.clock.now(), text, strategy)
+            try:
+                return agent, agent.conversation.user_says(self._world.clock.now(), text, strategy)
+            except DomainError as exc:
+                # A full queue: the control plane says so as a conflict with the agent's state.
+                raise DomainError("conflict", exc.message, agent_id=agent_id) from None
 
     def fail_agent(self, appid: str, agent_id: str, message: str) -> AgoraAgent:
         with self._lock:
@@ -696,3 +769,9 @@ def _check_uids(props: dict[str, Any]) -> None:
                 f"Invalid value for uid {uid!r}: uids must be integer strings unless enable_string_uid is true",
                 field="properties.agent_rtc_uid",
             )
+
+
+def _refill(live: dict[Any, Any], saved: dict[Any, Any]) -> None:
+    # In place: whoever holds the dict sees the restored contents.
+    live.clear()
+    live.update(saved)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -20,11 +21,26 @@ from .ratelimit import WRITE_TIER_PER_MINUTE, Admission, TokenBucket
 if TYPE_CHECKING:
     from . import World
 
-__all__ = ["DIALECTS", "Account", "Agent", "BitHumanWorld", "Delivery", "Room"]
+__all__ = [
+    "DIALECTS",
+    "MAX_ACCOUNTS",
+    "MAX_AGENTS",
+    "MAX_ROOMS",
+    "Account",
+    "Agent",
+    "BitHumanWorld",
+    "Delivery",
+    "Room",
+]
 
 VENDOR = "bithuman"
 DIALECTS = ("current", "legacy")
 CONTEXT_TYPES = ("add_context", "speak")
+# Bounds of our choosing (arrangement goes through the control plane; the vendor has none to say):
+# past them, creating answers 422, so a long-running mock never grows without limit.
+MAX_ACCOUNTS = 10_000
+MAX_AGENTS = 1000  # per account
+MAX_ROOMS = 1000  # per agent, open or closed
 
 
 def _digest(secret: str) -> bytes:
@@ -204,6 +220,10 @@ class BitHumanWorld:
             account_id = account_id or ids.account_id()
             if account_id in self.accounts and not replace:
                 raise DomainError("conflict", f"bitHuman account {account_id!r} already exists", account=account_id)
+            if account_id not in self.accounts and len(self.accounts) >= MAX_ACCOUNTS:
+                raise DomainError("invalid", f"the mock holds at most {MAX_ACCOUNTS} bitHuman accounts")
+            if len(agents or ()) > MAX_AGENTS:
+                raise DomainError("invalid", f"an account has at most {MAX_AGENTS} agents")
             secrets = list(secrets) if secrets else [ids.secret()]
             for secret in secrets:
                 owner = self._by_secret.get(_digest(secret))
@@ -280,6 +300,16 @@ class BitHumanWorld:
             self.accounts.clear()
             self._by_secret.clear()
 
+    def snapshot(self) -> Callable[[], None]:
+        """A function that puts the accounts back as they are now (loading replaces them whole)."""
+        accounts, by_secret = dict(self.accounts), dict(self._by_secret)
+
+        def restore() -> None:
+            _refill(self.accounts, accounts)
+            _refill(self._by_secret, by_secret)
+
+        return restore
+
     def get_account(self, account_id: str) -> Account:
         with self._lock:
             account = self.accounts.get(account_id)
@@ -301,6 +331,8 @@ class BitHumanWorld:
             code = code or self._world.ids.agent_code()
             if code in account.agents:
                 raise DomainError("conflict", f"agent {code!r} already exists in account {account_id!r}")
+            if len(account.agents) >= MAX_AGENTS:
+                raise DomainError("invalid", f"an account has at most {MAX_AGENTS} agents")
             agent = account.agents[code] = Agent(code=code)
             for room in rooms:
                 if isinstance(room, str):
@@ -331,6 +363,8 @@ class BitHumanWorld:
             room = agent.rooms.get(room_id)
             now = self._world.clock.now()
             if room is None:
+                if len(agent.rooms) >= MAX_ROOMS:
+                    raise DomainError("invalid", f"an agent has at most {MAX_ROOMS} rooms, open or closed")
                 room = agent.rooms[room_id] = Room(id=room_id, active=True, opened_at=now)
             elif not room.active:
                 room.active, room.opened_at, room.closed_at = True, now, None
@@ -346,3 +380,9 @@ class BitHumanWorld:
             if room.active:
                 room.active, room.closed_at = False, self._world.clock.now()
             return room
+
+
+def _refill(live: dict[Any, Any], saved: dict[Any, Any]) -> None:
+    # In place: whoever holds the dict sees the restored contents.
+    live.clear()
+    live.update(saved)

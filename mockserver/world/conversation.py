@@ -18,9 +18,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .errors import DomainError
+
 __all__ = [
     "MAX_SESSION_S",
     "MIN_SPEECH_S",
+    "QUEUE_LIMIT",
     "SPEECH_MS_PER_CHAR",
     "STATUS_CODES",
     "STOP_S",
@@ -38,6 +41,10 @@ THINK_S = 0.8
 STOP_S = 1.0
 MAX_SESSION_S = 72 * 3600  # the documented hard cap of one session
 TURN_LIMIT = 2000  # turns kept per agent (oldest dropped)
+# Our bound (the vendor documents none): speech and thoughts waiting behind the current one. Past
+# it, speak/think with APPEND answer 429 and a user's queued utterance is refused; nothing is lost
+# silently.
+QUEUE_LIMIT = 100
 
 
 def speech_seconds(text: str) -> float:
@@ -385,8 +392,19 @@ class Conversation:
 
     # -- what callers can do -----------------------------------------------------------------
 
+    def _check_queue(self) -> None:
+        if len(self.queue) >= QUEUE_LIMIT:
+            raise DomainError(
+                "rate_limited",
+                f"the agent already has {len(self.queue)} utterances queued (limit {QUEUE_LIMIT}); "
+                "wait for them, or speak with INTERRUPT",
+                queue_limit=QUEUE_LIMIT,
+            )
+
     def speak(self, at: float, text: str, priority: str, interruptable: bool) -> str:
         """``speak``: INTERRUPT cuts what is under way, APPEND queues, IGNORE is dropped if busy."""
+        if self.current is not None and priority == "APPEND":
+            self._check_queue()
         turn = self._new_turn(at, "api_speak", {"action": "speak", "transport": "http"})
         activity = Activity("speaking", text, turn, interruptable, "speak")
         data = {"priority": priority, "interruptable": interruptable}
@@ -422,6 +440,8 @@ class Conversation:
     ) -> str:
         """``think``: inject ``text`` as user input, as the action for the current state says."""
         action = actions[self.state]
+        if self.current is not None and action == "append":
+            self._check_queue()
         turn = self._new_turn(at, "api_speak", {"action": "think", "transport": "http"})
         activity = Activity("thinking", text, turn, interruptable, "think")
         data: dict[str, Any] = {"action": action, "state": self.state, "interruptable": interruptable}
@@ -443,6 +463,8 @@ class Conversation:
 
     def user_says(self, at: float, text: str, strategy: str = "append") -> str:
         """The simulated remote user speaks: barge-in if allowed, then the agent thinks and replies."""
+        if self.current is not None and not self.current.interruptable and strategy != "ignore":
+            self._check_queue()
         duration = speech_seconds(text)
         turn = self._new_turn(at, "voice_input", {"speech_duration_ms": _ms(duration)})
         activity = Activity("thinking", text, turn, True, "voice")

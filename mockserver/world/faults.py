@@ -14,14 +14,16 @@ from __future__ import annotations
 import itertools
 import random
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from .errors import DomainError
 
-__all__ = ["KINDS", "FaultRule", "Faults"]
+__all__ = ["KINDS", "MAX_RULES", "FaultRule", "Faults"]
 
 KINDS = ("latency", "error", "rate_limit", "drop")
+MAX_RULES = 1000  # rules in force at once (our bound); 422 beyond
 
 
 @dataclass(slots=True)
@@ -98,9 +100,22 @@ class Faults:
             raise DomainError("invalid", "probability must be between 0 and 1", field="probability")
         fields = {k: v for k, v in spec.items() if k in FaultRule.__slots__ and k not in ("id", "fired")}
         with self._lock:
+            if len(self._rules) >= MAX_RULES:
+                raise DomainError("invalid", f"at most {MAX_RULES} fault rules are in force at once")
             rule = FaultRule(id=next(self._ids), **fields)
             self._rules.append(rule)
             return rule
+
+    def snapshot(self) -> Callable[[], None]:
+        """A function that puts the rules (and the RNG) back as they are now."""
+        with self._lock:
+            rules, rng = list(self._rules), self._rng
+
+        def restore() -> None:
+            with self._lock:
+                self._rules, self._rng = rules, rng
+
+        return restore
 
     def list(self) -> list[FaultRule]:
         with self._lock:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import string
+from collections.abc import Callable
 
 __all__ = ["Ids"]
 
@@ -27,6 +28,16 @@ class Ids:
         # Keys come from a stream of their own, so adding one leaves every other seeded id as it was;
         # without a seed they come from the OS's secure source.
         self._keys: random.Random = random.SystemRandom() if seed is None else random.Random(f"keys:{seed}")
+
+    def snapshot(self) -> Callable[[], None]:
+        """A function that puts the seed and the RNG's state back as they are now."""
+        seed, state = self.seed, self._rng.getstate()
+
+        def restore() -> None:
+            self.seed = seed
+            self._rng.setstate(state)
+
+        return restore
 
     def token(self, alphabet: str, length: int) -> str:
         return "".join(self._rng.choices(alphabet, k=length))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ipaddress
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,7 @@ __all__ = ["Call", "DialRule", "PhoneNumber", "TelephonyWorld"]
 DEFAULT_RING_S = 2.0
 NO_ANSWER_TIMEOUT_S = 60.0
 CALLS_KEPT = 1000  # per project, oldest forgotten first
+MAX_PHONE_NUMBERS = 1000  # per customer: our bound (the vendor documents none); 422 beyond
 CALL_LIST_WINDOW_S = 60 * 24 * 3600
 
 
@@ -136,6 +138,23 @@ class TelephonyWorld:
         self.rules: dict[str, dict[str, DialRule]] = {}  # customer id -> callee number -> rule
         self.calls: dict[str, dict[str, Call]] = {}  # appid -> agent id -> call
 
+    def snapshot(self) -> Callable[[], None]:
+        """A function that puts numbers, rules and calls back as they are now."""
+        numbers = {k: dict(v) for k, v in self.numbers.items()}
+        rules = dict(self.rules)
+        calls = {k: dict(v) for k, v in self.calls.items()}
+
+        def restore() -> None:
+            # In place: whoever holds these dicts sees the restored contents.
+            self.numbers.clear()
+            self.numbers.update(numbers)
+            self.rules.clear()
+            self.rules.update(rules)
+            self.calls.clear()
+            self.calls.update(calls)
+
+        return restore
+
     def clear(self, customer: Customer | None = None) -> None:
         with self._lock:
             if customer is None:
@@ -180,6 +199,8 @@ class TelephonyWorld:
             numbers = self._numbers(customer)
             if body["phone_number"] in numbers:
                 raise DomainError("phone_number_exists", f"The phone number {body['phone_number']} already exists.")
+            if len(numbers) >= MAX_PHONE_NUMBERS:
+                raise DomainError("invalid", f"a customer imports at most {MAX_PHONE_NUMBERS} phone numbers")
             record = PhoneNumber(
                 provider=body["provider"],
                 phone_number=body["phone_number"],
@@ -299,13 +320,16 @@ class TelephonyWorld:
                 call.fail_at, call.fail_why = now + NO_ANSWER_TIMEOUT_S, "no answer"
             else:
                 call.answer_at = now + rule.ring_seconds
-            calls = self._calls(project)
-            calls[agent.agent_id] = call
+            self._keep(project, call)
             self._emit(call, "dialled", now)
             self._advance(call, now)
-            for old in list(calls)[: max(0, len(calls) - CALLS_KEPT)]:
-                del calls[old]
             return call
+
+    def _keep(self, project: Project, call: Call) -> None:
+        calls = self._calls(project)
+        calls[call.agent.agent_id] = call
+        if len(calls) > CALLS_KEPT:
+            del calls[next(iter(calls))]  # the oldest (dicts keep insertion order)
 
     def list_calls(self, project: Project, query: dict[str, Any]) -> tuple[list[Call], str, int]:
         now = self._world.clock.now()
@@ -411,7 +435,7 @@ class TelephonyWorld:
             )
             now = self._world.clock.now()
             call = Call(agent, "inbound", number.phone_number, body["from_number"], pipeline, now)
-            self._calls(project)[agent.agent_id] = call
+            self._keep(project, call)
             self._emit(call, "ringing", now)
             self._answer(call, now)
             return call
