@@ -19,6 +19,8 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule, run_state_machine_as_test
 
+from mockserver.client import Event
+
 from . import session
 from .target import Target
 
@@ -56,14 +58,14 @@ class BitHumanDeliveries(RuleBasedStateMachine):
         if not self.mock:
             return 0
         assert self.target.control is not None and self.creds.tenant is not None
-        events = self.target.control.inbox(tenant=self.creds.tenant, limit=1)
-        return events[-1]["id"] if events else 0
+        events = self.target.control.list_inbox(tenant=self.creds.tenant, limit=1)
+        return events[-1].id if events else 0
 
-    def _new_events(self) -> list[dict[str, Any]]:
+    def _new_events(self) -> list[Event]:
         assert self.target.control is not None
-        events = self.target.control.inbox(tenant=self.creds.tenant, since=self.last_event)
+        events = self.target.control.list_inbox(tenant=self.creds.tenant, since=self.last_event)
         if events:
-            self.last_event = events[-1]["id"]
+            self.last_event = events[-1].id
         return events
 
     # -- the world (mock only) -------------------------------------------------------------------
@@ -77,7 +79,7 @@ class BitHumanDeliveries(RuleBasedStateMachine):
     @rule(room=st.sampled_from(ROOMS))
     def open_room(self, room: str) -> None:
         assert self.target.control is not None and self.creds.tenant is not None and self.agent is not None
-        self.target.control.open_room(self.creds.tenant, self.agent, room)
+        self.target.control.open_bithuman_room(self.creds.tenant, self.agent, room)
         self.rooms[room] = True
 
     @precondition(lambda self: self.mock and any(self.rooms.values()))
@@ -85,7 +87,7 @@ class BitHumanDeliveries(RuleBasedStateMachine):
     def close_room(self, data: st.DataObject) -> None:
         assert self.target.control is not None and self.creds.tenant is not None and self.agent is not None
         room = data.draw(st.sampled_from(sorted(r for r, active in self.rooms.items() if active)), label="room")
-        self.target.control.close_room(self.creds.tenant, self.agent, room)
+        self.target.control.close_bithuman_room(self.creds.tenant, self.agent, room)
         self.rooms[room] = False
 
     # -- the API -----------------------------------------------------------------------------
@@ -142,13 +144,13 @@ class BitHumanDeliveries(RuleBasedStateMachine):
             assert result["context_type"] == expected_type, f"{where}: context_type in {answer}"
         if self.mock:
             events = self._new_events()
-            assert sorted(e["room"] for e in events) == reached, (
+            assert sorted(e.room or "" for e in events) == reached, (
                 f"{where}: the inbox should hold one event per room reached ({reached}), it holds "
-                f"{[(e['room'], e['kind'], e['text']) for e in events]}"
+                f"{[(e.room, e.kind, e.text) for e in events]}"
             )
             expected_kind = "speech" if expected_type == "speak" else "context"
             for event in events:
-                assert (event["kind"], event["text"], event["outcome"]) == (expected_kind, text, "delivered"), (
+                assert (event.kind, event.text, event.outcome) == (expected_kind, text, "delivered"), (
                     f"{where}: inbox event {event} should be a delivered {expected_kind} of {text!r}"
                 )
 
