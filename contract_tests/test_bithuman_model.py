@@ -1,4 +1,4 @@
-"""bitHuman deliveries against a reference model: which rooms each message reaches.
+"""bitHuman deliveries against a reference model (models.Rooms): which rooms each message reaches.
 
 The model is the agent's set of rooms, each active or closed. ``speak`` and ``add-context`` reach
 every active room, or the one ``room_id`` names if it is active; nothing to reach is 404. The
@@ -22,6 +22,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition,
 from mockserver.client import Event
 
 from . import session
+from .models import Rooms
 from .target import Target
 
 ROOMS = ["lobby", "vip-42", "night-shift"]
@@ -41,7 +42,7 @@ class BitHumanDeliveries(RuleBasedStateMachine):
         self.creds = self._tenant.__enter__()
         self.agent = self.creds.bithuman_agent
         self.base = f"{self.target.bithuman_url}/v1/agent"
-        self.rooms: dict[str, bool] = {} if self.mock else {room: True for room in self.creds.bithuman_rooms}
+        self.rooms = Rooms() if self.mock else Rooms({room: True for room in self.creds.bithuman_rooms})
         self.last_event = self._latest_event_id()
 
     def teardown(self) -> None:
@@ -80,15 +81,15 @@ class BitHumanDeliveries(RuleBasedStateMachine):
     def open_room(self, room: str) -> None:
         assert self.target.control is not None and self.creds.tenant is not None and self.agent is not None
         self.target.control.open_bithuman_room(self.creds.tenant, self.agent, room)
-        self.rooms[room] = True
+        self.rooms.open(room)
 
-    @precondition(lambda self: self.mock and any(self.rooms.values()))
+    @precondition(lambda self: self.mock and bool(self.rooms.active))
     @rule(data=st.data())
     def close_room(self, data: st.DataObject) -> None:
         assert self.target.control is not None and self.creds.tenant is not None and self.agent is not None
-        room = data.draw(st.sampled_from(sorted(r for r, active in self.rooms.items() if active)), label="room")
+        room = data.draw(st.sampled_from(self.rooms.active), label="room")
         self.target.control.close_bithuman_room(self.creds.tenant, self.agent, room)
-        self.rooms[room] = False
+        self.rooms.close(room)
 
     # -- the API -----------------------------------------------------------------------------
 
@@ -99,7 +100,7 @@ class BitHumanDeliveries(RuleBasedStateMachine):
         kind=st.sampled_from([None, "add_context", "speak"]),
     )
     def deliver_to_one_room(self, data: st.DataObject, operation: str, text: str, kind: str | None) -> None:
-        room = data.draw(st.sampled_from([*sorted(self.rooms), MISSING_ROOM]), label="room_id")
+        room = data.draw(st.sampled_from([*sorted(self.rooms.states), MISSING_ROOM]), label="room_id")
         self._deliver(operation, text, kind, room, null_room=False)
 
     @precondition(lambda self: self.mock)
@@ -118,10 +119,9 @@ class BitHumanDeliveries(RuleBasedStateMachine):
             body["type"] = kind
         if room is not None or null_room:
             body["room_id"] = room
-        active = sorted(r for r, is_active in self.rooms.items() if is_active)
-        reached = active if room is None else ([room] if self.rooms.get(room) else [])
+        reached = self.rooms.reached(room)
         response = self.http.post(f"{self.base}/{self.agent}/{operation}", json=body, headers=self._headers())
-        where = f"{operation} to {room or 'every active room'} (model: rooms {self.rooms})"
+        where = f"{operation} to {room or 'every active room'} (model: rooms {self.rooms.states})"
         if not reached:
             assert response.status_code == 404, f"{where}: expected 404 (no active room), got {response.status_code}"
             error = response.json().get("error")
