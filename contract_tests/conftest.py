@@ -4,7 +4,7 @@ Options (docs/contract-tests.md):
 
 - ``--target mock`` (default): an in-process mock; ``--target url --base-url URL``: a mock served
   elsewhere, arranged only through its HTTP control plane; ``--target real``: the vendors' APIs,
-  with credentials from the environment (``target.ENVIRONMENT``).
+  with credentials from the environment (``real_env.ENVIRONMENT``).
 - ``--allow-costly`` / ``--allow-destructive``: against the real APIs, also run what starts billed
   agents or places calls / what changes the account's phone numbers. Every test is marked
   ``safe``, ``costly`` or ``destructive``; without the flag the others are skipped, saying why.

@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 if TYPE_CHECKING:
-    from .target import Credentials, Http, Target
+    from .credentials import Credentials
+    from .http import Http
+    from .target import Target
 
 __all__ = ["AGORA_V2", "NumberSnapshot", "Resources"]
 

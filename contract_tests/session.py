@@ -13,16 +13,13 @@ from typing import Any
 import httpx2 as httpx
 from starlette.testclient import TestClient
 
-from .target import (
-    DEFAULT_FIXTURE,
-    IN_PROCESS_URL,
-    ControlPlane,
-    Credentials,
-    Http,
-    RealEnv,
-    Target,
-    Throttle,
-)
+from mockserver.client import ASGITransport, ControlClient, ControlError, HTTPTransport
+
+from .credentials import Credentials
+from .http import Http, Recorded
+from .real_env import RealEnv
+from .target import DEFAULT_FIXTURE, IN_PROCESS_URL, Target
+from .throttle import Throttle
 
 __all__ = ["Options", "close", "configure", "in_process_target", "options", "target"]
 
@@ -69,14 +66,15 @@ def in_process_target(app: Any, *, thorough: bool = False, counted: bool = True)
 
     ``counted=False`` keeps what it answers out of the run's summary (the suite's self-tests).
     """
-    # Recorded: control-plane calls show in failures' replays.
     http = Http(TestClient(app, base_url=IN_PROCESS_URL, raise_server_exceptions=True), record=counted)
+    # Recorded: control-plane calls show in failures' replays.
+    control = ControlClient(Recorded(ASGITransport(app, IN_PROCESS_URL), record=counted))
     target = Target(
         "mock",
         IN_PROCESS_URL,
         IN_PROCESS_URL,
         app=app,
-        control=ControlPlane(http, IN_PROCESS_URL),
+        control=control,
         http=http,
         thorough=thorough,
         counted=counted,
@@ -107,16 +105,17 @@ def _build(opts: Options) -> Target:
     if opts.target == "url":
         assert opts.base_url, "--target url needs --base-url"
         url = opts.base_url.rstrip("/")
-        http = Http(httpx.Client(timeout=30.0))
-        health = http.get(f"{url}/_mock/health")
-        if health.status_code != 200:
-            raise RuntimeError(f"{url} is not an agent-mockserver (GET /_mock/health answered {health.status_code})")
+        control = ControlClient(Recorded(HTTPTransport(url, timeout=30.0)))
+        try:
+            control.get_health()
+        except ControlError as exc:
+            raise RuntimeError(f"{url} is not an agent-mockserver (GET /_mock/health answered {exc.status})") from exc
         target = Target(
             "url",
             url,
             url,
-            control=ControlPlane(http, url),
-            http=http,
+            control=control,
+            http=Http(httpx.Client(timeout=30.0)),
             allow_costly=True,
             allow_destructive=True,
             thorough=opts.thorough,

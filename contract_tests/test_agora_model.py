@@ -20,6 +20,8 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 
+from mockserver.client import Event
+
 from . import session
 from .models import AgentModel
 from .resources import AGORA_V2, Resources
@@ -54,7 +56,7 @@ class AgoraAgents(RuleBasedStateMachine):
         self.resources = Resources(self.target, self.creds)
         self.run = self.target.new_id("ct")
         self.joins = 0
-        self.now = self.target.control.clock() if self.target.control is not None else 0.0
+        self.now = float(self.target.control.get_clock()["now"]) if self.target.control is not None else 0.0
         self.last_event = 0
         if self.mock:
             self._new_events()
@@ -69,16 +71,16 @@ class AgoraAgents(RuleBasedStateMachine):
 
     # -- helpers -------------------------------------------------------------------------------
 
-    def _new_events(self) -> list[dict[str, Any]]:
+    def _new_events(self) -> list[Event]:
         assert self.target.control is not None
-        events = self.target.control.inbox(tenant=self.creds.tenant, since=self.last_event or None)
+        events = self.target.control.list_inbox(tenant=self.creds.tenant, since=self.last_event or None)
         if events:
-            self.last_event = events[-1]["id"]
+            self.last_event = events[-1].id
         return events
 
     def _outcome(self, agent_id: str, operation: str) -> str | None:
-        found = [e for e in self._new_events() if e["agent"] == agent_id and e["operation"] == operation]
-        return found[-1]["outcome"] if found else None
+        found = [e for e in self._new_events() if e.agent == agent_id and e.operation == operation]
+        return found[-1].outcome if found else None
 
     def _pick(self, data: st.DataObject, *statuses: str) -> str:
         # In the order they were started, never by id: ids are random, and Hypothesis must pick the
@@ -199,7 +201,7 @@ class AgoraAgents(RuleBasedStateMachine):
     @rule(seconds=st.sampled_from([0.1, 0.25, 0.5, 0.75, 1.0, 2.0]))
     def advance(self, seconds: float) -> None:
         assert self.target.control is not None
-        self.now = self.target.control.advance(seconds)
+        self.now = float(self.target.control.advance_clock(seconds)["now"])
         for model in self.agents.values():
             model.settle(self.now)
 
@@ -306,7 +308,7 @@ class AgoraAgents(RuleBasedStateMachine):
             return
         assert self.target.control is not None and self.creds.agora_appid is not None
         for agent_id, model in self.agents.items():
-            state = self.target.control.agent_state(self.creds.agora_appid, agent_id)
+            state = self.target.control.get_agora_agent_state(self.creds.agora_appid, agent_id)
             assert state["status"] == model.status, f"{agent_id} is {state['status']}, the model says {model.status}"
             if model.status == "RUNNING":
                 assert (state["state"], len(state["queue"])) == (model.state, len(model.queue)), (
@@ -326,7 +328,7 @@ def test_agora_agents_match_the_model(target: Target) -> None:
     examples, steps = (1, 8) if not target.is_mock else ((100, 40) if target.thorough else (25, 25))
     control = target.control
     if control is not None:
-        control.freeze()  # agents live on the mock clock: only the machine moves it
+        control.freeze_clock()  # agents live on the mock clock: only the machine moves it
     try:
         run_state_machine_as_test(
             AgoraAgents,
@@ -340,4 +342,4 @@ def test_agora_agents_match_the_model(target: Target) -> None:
         )
     finally:
         if control is not None:
-            control.resume()
+            control.resume_clock()

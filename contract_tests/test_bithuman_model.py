@@ -1,4 +1,4 @@
-"""bitHuman deliveries against a reference model: which rooms each message reaches.
+"""bitHuman deliveries against a reference model (models.Rooms): which rooms each message reaches.
 
 The model is the agent's set of rooms, each active or closed. ``speak`` and ``add-context`` reach
 every active room, or the one ``room_id`` names if it is active; nothing to reach is 404. The
@@ -19,7 +19,10 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule, run_state_machine_as_test
 
+from mockserver.client import Event
+
 from . import session
+from .models import Rooms
 from .target import Target
 
 ROOMS = ["lobby", "vip-42", "night-shift"]
@@ -39,7 +42,7 @@ class BitHumanDeliveries(RuleBasedStateMachine):
         self.creds = self._tenant.__enter__()
         self.agent = self.creds.bithuman_agent
         self.base = f"{self.target.bithuman_url}/v1/agent"
-        self.rooms: dict[str, bool] = {} if self.mock else {room: True for room in self.creds.bithuman_rooms}
+        self.rooms = Rooms() if self.mock else Rooms({room: True for room in self.creds.bithuman_rooms})
         self.last_event = self._latest_event_id()
 
     def teardown(self) -> None:
@@ -56,14 +59,14 @@ class BitHumanDeliveries(RuleBasedStateMachine):
         if not self.mock:
             return 0
         assert self.target.control is not None and self.creds.tenant is not None
-        events = self.target.control.inbox(tenant=self.creds.tenant, limit=1)
-        return events[-1]["id"] if events else 0
+        events = self.target.control.list_inbox(tenant=self.creds.tenant, limit=1)
+        return events[-1].id if events else 0
 
-    def _new_events(self) -> list[dict[str, Any]]:
+    def _new_events(self) -> list[Event]:
         assert self.target.control is not None
-        events = self.target.control.inbox(tenant=self.creds.tenant, since=self.last_event)
+        events = self.target.control.list_inbox(tenant=self.creds.tenant, since=self.last_event)
         if events:
-            self.last_event = events[-1]["id"]
+            self.last_event = events[-1].id
         return events
 
     # -- the world (mock only) -------------------------------------------------------------------
@@ -77,16 +80,16 @@ class BitHumanDeliveries(RuleBasedStateMachine):
     @rule(room=st.sampled_from(ROOMS))
     def open_room(self, room: str) -> None:
         assert self.target.control is not None and self.creds.tenant is not None and self.agent is not None
-        self.target.control.open_room(self.creds.tenant, self.agent, room)
-        self.rooms[room] = True
+        self.target.control.open_bithuman_room(self.creds.tenant, self.agent, room)
+        self.rooms.open(room)
 
-    @precondition(lambda self: self.mock and any(self.rooms.values()))
+    @precondition(lambda self: self.mock and bool(self.rooms.active))
     @rule(data=st.data())
     def close_room(self, data: st.DataObject) -> None:
         assert self.target.control is not None and self.creds.tenant is not None and self.agent is not None
-        room = data.draw(st.sampled_from(sorted(r for r, active in self.rooms.items() if active)), label="room")
-        self.target.control.close_room(self.creds.tenant, self.agent, room)
-        self.rooms[room] = False
+        room = data.draw(st.sampled_from(self.rooms.active), label="room")
+        self.target.control.close_bithuman_room(self.creds.tenant, self.agent, room)
+        self.rooms.close(room)
 
     # -- the API -----------------------------------------------------------------------------
 
@@ -97,7 +100,7 @@ class BitHumanDeliveries(RuleBasedStateMachine):
         kind=st.sampled_from([None, "add_context", "speak"]),
     )
     def deliver_to_one_room(self, data: st.DataObject, operation: str, text: str, kind: str | None) -> None:
-        room = data.draw(st.sampled_from([*sorted(self.rooms), MISSING_ROOM]), label="room_id")
+        room = data.draw(st.sampled_from([*sorted(self.rooms.states), MISSING_ROOM]), label="room_id")
         self._deliver(operation, text, kind, room, null_room=False)
 
     @precondition(lambda self: self.mock)
@@ -116,10 +119,9 @@ class BitHumanDeliveries(RuleBasedStateMachine):
             body["type"] = kind
         if room is not None or null_room:
             body["room_id"] = room
-        active = sorted(r for r, is_active in self.rooms.items() if is_active)
-        reached = active if room is None else ([room] if self.rooms.get(room) else [])
+        reached = self.rooms.reached(room)
         response = self.http.post(f"{self.base}/{self.agent}/{operation}", json=body, headers=self._headers())
-        where = f"{operation} to {room or 'every active room'} (model: rooms {self.rooms})"
+        where = f"{operation} to {room or 'every active room'} (model: rooms {self.rooms.states})"
         if not reached:
             assert response.status_code == 404, f"{where}: expected 404 (no active room), got {response.status_code}"
             error = response.json().get("error")
@@ -142,13 +144,13 @@ class BitHumanDeliveries(RuleBasedStateMachine):
             assert result["context_type"] == expected_type, f"{where}: context_type in {answer}"
         if self.mock:
             events = self._new_events()
-            assert sorted(e["room"] for e in events) == reached, (
+            assert sorted(e.room or "" for e in events) == reached, (
                 f"{where}: the inbox should hold one event per room reached ({reached}), it holds "
-                f"{[(e['room'], e['kind'], e['text']) for e in events]}"
+                f"{[(e.room, e.kind, e.text) for e in events]}"
             )
             expected_kind = "speech" if expected_type == "speak" else "context"
             for event in events:
-                assert (event["kind"], event["text"], event["outcome"]) == (expected_kind, text, "delivered"), (
+                assert (event.kind, event.text, event.outcome) == (expected_kind, text, "delivered"), (
                     f"{where}: inbox event {event} should be a delivered {expected_kind} of {text!r}"
                 )
 

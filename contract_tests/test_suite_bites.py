@@ -9,7 +9,7 @@ fail, with a message that names what is wrong.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import orjson
@@ -108,11 +108,29 @@ class SkipsAuthentication:
         await self.app(scope, receive, send)
 
 
+_BUILT: list[Target] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_targets() -> Iterator[None]:
+    """Close the targets a test built: each holds an in-process client with an event loop of its own."""
+    yield
+    while _BUILT:
+        _BUILT.pop().close()
+
+
+def self_test_target(app: Any) -> Target:
+    """An in-process target on ``app``, kept out of the run's summary and closed after the test."""
+    target = in_process_target(app, counted=False)
+    _BUILT.append(target)
+    return target
+
+
 def broken_target(**replace: Callable[[Handler], Handler]) -> Target:
     handlers = default_handlers()
     for operation_id, breaker in replace.items():
         handlers[operation_id] = breaker(handlers[operation_id])
-    return in_process_target(create_app(World(seed=5), fixtures=[DEFAULT_FIXTURE], handlers=handlers), counted=False)
+    return self_test_target(create_app(World(seed=5), fixtures=[DEFAULT_FIXTURE], handlers=handlers))
 
 
 # -- running the suite's checks against one ---------------------------------------------------------
@@ -192,7 +210,7 @@ def test_a_wrong_status_fails_conformance() -> None:
 
 def test_a_missing_auth_check_fails_conformance() -> None:
     app = SkipsAuthentication(create_app(World(seed=5), fixtures=[DEFAULT_FIXTURE]))
-    target = in_process_target(app, counted=False)
+    target = self_test_target(app)
     assert target.credentials.bithuman_secret is not None
     app.secret = target.credentials.bithuman_secret.encode()
     message = conformance_failure(target, "bithuman_speak")
@@ -208,6 +226,6 @@ def test_a_lost_inbox_event_fails_the_delivery_model() -> None:
 def test_append_handled_as_interrupt_fails_the_agent_model() -> None:
     target = broken_target(speak_agent=appending_as_interrupting)
     assert target.control is not None
-    target.control.freeze()
+    target.control.freeze_clock()
     message = model_failure(AgoraAgents, target, examples=60)
     assert "speak APPEND while speaking: the inbox says spoken, the model queued" in message, message

@@ -35,13 +35,13 @@ import pytest
 
 if TYPE_CHECKING:
     from .client import ControlClient
-    from .handles import Account, Agent, Agora, AgoraAgent, BitHuman, Clock, Mockserver, Project
+    from .handles import Account, Agent, Agora, AgoraAgent, BitHuman, Clock, MockHandle, Project
     from .server import MockServer
 
-__all__ = ["Account", "Agent", "Agora", "AgoraAgent", "BitHuman", "Clock", "Mockserver", "Project"]
+__all__ = ["Account", "Agent", "Agora", "AgoraAgent", "BitHuman", "Clock", "MockHandle", "Project"]
 
 _ERRORS = pytest.StashKey["_ServerErrors"]()
-_HANDLES = frozenset([*__all__, "Expected"])
+_HANDLES = frozenset([*__all__, "Expected", "Mockserver"])
 
 
 def __getattr__(name: str) -> Any:
@@ -51,7 +51,8 @@ def __getattr__(name: str) -> Any:
         from . import handles
 
         value = getattr(handles, name)
-        globals()[name] = value
+        if name != "Mockserver":  # the deprecated name warns on every use
+            globals()[name] = value
         return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
@@ -191,7 +192,7 @@ def mockserver_client(mockserver_url: str) -> Iterator[ControlClient]:
 
 
 @pytest.fixture
-def mockserver(request: pytest.FixtureRequest, mockserver_client: ControlClient) -> Iterator[Mockserver]:
+def mockserver(request: pytest.FixtureRequest, mockserver_client: ControlClient) -> Iterator[MockHandle]:
     """A handle on the session's mock for one test: fresh tenants, reset when the test ends."""
     server = None if _external_url(request.config) else request.getfixturevalue("mockserver_server")
     yield from _handle(request, mockserver_client, server)
@@ -217,14 +218,14 @@ def mockserver_inprocess_client(mockserver_app: Any) -> Iterator[ControlClient]:
 @pytest.fixture
 def mockserver_inprocess(
     request: pytest.FixtureRequest, mockserver_inprocess_client: ControlClient
-) -> Iterator[Mockserver]:
+) -> Iterator[MockHandle]:
     """Like ``mockserver``, in process: reach it with ``.httpx_client()``, ``.requests_session()`` or
     ``project.sdk()`` (its ``url`` is an ``.invalid`` one that no socket answers)."""
     yield from _handle(request, mockserver_inprocess_client, None)
 
 
-def _handle(request: pytest.FixtureRequest, client: ControlClient, server: MockServer | None) -> Iterator[Mockserver]:
-    from .handles import Mockserver
+def _handle(request: pytest.FixtureRequest, client: ControlClient, server: MockServer | None) -> Iterator[MockHandle]:
+    from .handles import MockHandle
 
     errors: _ServerErrors = request.config.stash[_ERRORS]
     seen = errors.count  # only what goes wrong from now on is this test's
@@ -239,7 +240,7 @@ def _handle(request: pytest.FixtureRequest, client: ControlClient, server: MockS
             pytest.fail(f"the mock server failed while serving this test:\n{text}", pytrace=False)
 
     check()
-    handle = Mockserver(client, base_dir=request.path.parent, check=check)
+    handle = MockHandle(client, base_dir=request.path.parent, check=check)
     try:
         # The closest mark comes first; load module and class marks before the test's own.
         for mark in reversed(list(request.node.iter_markers("mockserver_fixture"))):

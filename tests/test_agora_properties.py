@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 from starlette.testclient import TestClient
 
+from contract_tests.models import AgentModel
 from mockserver import World, create_app
-from mockserver.world.conversation import THINK_S, speech_seconds
 
 from .agora_support import properties
 from .conftest import DEFAULT_FIXTURE, ResponseChecker
@@ -24,42 +24,7 @@ from .conftest import DEFAULT_FIXTURE, ResponseChecker
 AUTH = {"authorization": "Basic " + base64.b64encode(b"demo-customer-id:demo-customer-secret").decode()}
 BASE = "/api/conversational-ai-agent/v2/projects/demo-app-id"
 TEXTS = st.sampled_from(["hi", "hello there", "a much longer sentence to speak", "ok"])
-
-
-class Model:
-    """What an agent should be doing, computed with plain arithmetic.
-
-    An activity is a list of phases ``(state, seconds)``: a speech is one speaking phase; a
-    thought is a thinking phase (THINK_S) then the reply's speaking phase (the responder echoes).
-    """
-
-    def __init__(self) -> None:
-        self.status = "RUNNING"
-        self.stopping_until = 0.0
-        self.phases: list[tuple[str, float]] = []  # what is under way; the first phase ends at ``end``
-        self.end = 0.0
-        self.queue: list[list[tuple[str, float]]] = []
-
-    @property
-    def state(self) -> str:
-        return self.phases[0][0] if self.phases else "listening"
-
-    def start(self, phases: list[tuple[str, float]], now: float) -> None:
-        self.phases, self.end = list(phases), now + phases[0][1]
-
-    def cut(self) -> None:
-        self.phases, self.queue = [], []
-
-    def settle(self, now: float) -> None:
-        while self.phases and self.end <= now:
-            done = self.end
-            self.phases.pop(0)
-            if not self.phases and self.queue:
-                self.phases = self.queue.pop(0)
-            if self.phases:
-                self.end = done + self.phases[0][1]
-        if self.status == "STOPPING" and now >= self.stopping_until:
-            self.status = "STOPPED"
+MAX_HISTORY = 32  # not read here: history has its own tests
 
 
 class AgentsMachine(RuleBasedStateMachine):
@@ -69,7 +34,7 @@ class AgentsMachine(RuleBasedStateMachine):
         self.client = TestClient(create_app(self.world, fixtures=[DEFAULT_FIXTURE]))
         self.world.clock.freeze(1_700_000_000)
         self.now = 1_700_000_000.0
-        self.models: dict[str, Model] = {}
+        self.models: dict[str, AgentModel] = {}  # the reference model (contract_tests/models), echoing
         self.names: dict[str, str] = {}
         self.n = 0
 
@@ -78,7 +43,7 @@ class AgentsMachine(RuleBasedStateMachine):
             self.client.close()
 
     def live_names(self) -> set[str]:
-        return {self.names[a] for a, m in self.models.items() if m.status in ("RUNNING", "STOPPING")}
+        return {self.names[a] for a, m in self.models.items() if m.live}
 
     @rule(name=st.sampled_from(["a", "b", "c"]))
     def start(self, name: str) -> None:
@@ -89,7 +54,7 @@ class AgentsMachine(RuleBasedStateMachine):
             assert r.status_code == 409 and r.json()["reason"] == "TaskConflict"
             return
         assert r.status_code == 200, r.text
-        self.models[r.json()["agent_id"]] = Model()
+        self.models[r.json()["agent_id"]] = AgentModel(name, reply=None, max_history=MAX_HISTORY)
         self.names[r.json()["agent_id"]] = name
 
     def pick(self, data: st.DataObject) -> str | None:
@@ -107,8 +72,7 @@ class AgentsMachine(RuleBasedStateMachine):
             return
         assert r.status_code == 200
         if model.status == "RUNNING":
-            model.status, model.stopping_until = "STOPPING", self.now + 1.0
-            model.cut()
+            model.leave(self.now)
 
     @rule(data=st.data(), text=TEXTS, priority=st.sampled_from(["INTERRUPT", "APPEND", "IGNORE"]))
     def speak(self, data: st.DataObject, text: str, priority: str) -> None:
@@ -121,12 +85,7 @@ class AgentsMachine(RuleBasedStateMachine):
             assert r.status_code == 404 and r.json()["reason"] == "TaskNotFound"
             return
         assert r.status_code == 200
-        speech = [("speaking", speech_seconds(text))]
-        if model.state == "listening" or priority == "INTERRUPT":
-            model.cut()
-            model.start(speech, self.now)
-        elif priority == "APPEND":
-            model.queue.append(speech)
+        model.speak(text, priority, self.now)
 
     @rule(
         data=st.data(),
@@ -155,20 +114,9 @@ class AgentsMachine(RuleBasedStateMachine):
             assert r.status_code == 404
             return
         assert r.status_code == 200
-        # Documented defaults (v2.7+): interrupt while listening or thinking, ignore while speaking.
-        action = {
-            "listening": listening or "interrupt",
-            "thinking": thinking or "interrupt",
-            "speaking": speaking or "ignore",
-        }[model.state]
-        thought = [("thinking", THINK_S), ("speaking", speech_seconds(text))]  # the responder echoes
-        if action == "ignore":
-            return
-        if model.state != "listening" and action == "append":
-            model.queue.append(thought)
-            return
-        model.cut()
-        model.start(thought, self.now)
+        # Documented defaults (v2.7+, the model's DEFAULT_ACTIONS): interrupt while listening or
+        # thinking, ignore while speaking.
+        model.think(text, {"listening": listening, "thinking": thinking, "speaking": speaking}, self.now)
 
     @rule(data=st.data())
     def interrupt(self, data: st.DataObject) -> None:
@@ -178,7 +126,7 @@ class AgentsMachine(RuleBasedStateMachine):
         model = self.models[agent_id]
         r = self.client.post(f"{BASE}/agents/{agent_id}/interrupt", headers=AUTH)
         assert r.status_code == (200 if model.status == "RUNNING" else 404)
-        model.cut()
+        model.interrupt()
 
     @rule(seconds=st.sampled_from([0.1, 0.3, 0.5, 0.8, 1.0, 2.5]))
     def advance(self, seconds: float) -> None:

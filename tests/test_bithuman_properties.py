@@ -1,5 +1,5 @@
 """Property-based: no request of any shape makes the bitHuman operations fail, and deliveries
-always match a reference model of the agent's rooms."""
+always match the reference model of the agent's rooms (``contract_tests.models.Rooms``)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 from starlette.testclient import TestClient
 
+from contract_tests.models import Rooms
 from mockserver import World, create_app
 
 from .conftest import DEFAULT_FIXTURE, ResponseChecker
@@ -97,7 +98,7 @@ class RoomsMachine(RuleBasedStateMachine):
         self.world = World(seed=2)
         self.world.bithuman.create_account("t", secrets=["s"], agents=[{"code": "AX"}])
         self.client = TestClient(create_app(self.world))
-        self.active: set[str] = set()
+        self.model = Rooms()
         self.delivered = 0
 
     def teardown(self) -> None:
@@ -107,14 +108,14 @@ class RoomsMachine(RuleBasedStateMachine):
     @rule(room=st.sampled_from(rooms))
     def open_room(self, room: str) -> None:
         self.world.bithuman.open_room("t", "AX", room)
-        self.active.add(room)
+        self.model.open(room)
 
     @precondition(lambda self: bool(self.world.bithuman.get_agent("t", "AX").rooms))
     @rule(data=st.data())
     def close_room(self, data: st.DataObject) -> None:
         room = data.draw(st.sampled_from(sorted(self.world.bithuman.get_agent("t", "AX").rooms)))
         self.world.bithuman.close_room("t", "AX", room)
-        self.active.discard(room)
+        self.model.close(room)
 
     @rule(room=st.none() | st.sampled_from(rooms), via_context=st.booleans())
     def deliver(self, room: str | None, via_context: bool) -> None:
@@ -124,7 +125,7 @@ class RoomsMachine(RuleBasedStateMachine):
         r = self.client.post(
             f"/v1/agent/AX/{'add-context' if via_context else 'speak'}", json=body, headers={"api-secret": "s"}
         )
-        expected = sorted(self.active) if room is None else ([room] if room in self.active else [])
+        expected = self.model.reached(room)
         if not expected:
             assert r.status_code == 404 and r.json()["error"]["message"].startswith("No active rooms")
             return

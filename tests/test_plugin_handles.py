@@ -1,4 +1,4 @@
-"""The plugin's handles (``Mockserver``, bitHuman and Agora helpers, the clock), driven in process.
+"""The plugin's handles (``MockHandle``, bitHuman and Agora helpers, the clock), driven in process.
 
 These build the handle by hand on an in-process client, so they run without the plugin being
 installed; tests/test_pytest_plugin.py covers the fixtures, the marker and the life of a session.
@@ -15,7 +15,7 @@ import pytest
 
 from mockserver import create_app
 from mockserver.client import ASGITransport, ControlClient, ControlError
-from mockserver.pytest_plugin import AgoraAgent, Mockserver, Project
+from mockserver.pytest_plugin import AgoraAgent, MockHandle, Project
 from mockserver.world.conversation import THINK_S
 
 T0 = 1_700_000_000.0
@@ -34,13 +34,13 @@ def client(app: Any) -> Iterator[ControlClient]:
 
 
 @pytest.fixture
-def ms(client: ControlClient) -> Iterator[Mockserver]:
-    handle = Mockserver(client, base_dir=FIXTURES)
+def ms(client: ControlClient) -> Iterator[MockHandle]:
+    handle = MockHandle(client, base_dir=FIXTURES)
     yield handle
     handle.close()
 
 
-def speak(ms: Mockserver, secret: str, code: str, text: str, **extra: Any) -> Any:
+def speak(ms: MockHandle, secret: str, code: str, text: str, **extra: Any) -> Any:
     path = f"/v1/agent/{code}/speak"
     return ms.client.request("POST", path, {"message": text, **extra}, headers={"api-secret": secret})
 
@@ -61,7 +61,7 @@ def properties(**overrides: Any) -> dict[str, Any]:
 def start(project: Project, **overrides: Any) -> AgoraAgent:
     path = f"/api/conversational-ai-agent/v2/projects/{project.app_id}/join"
     body = {"name": "support", "properties": properties(**overrides)}
-    started = project._ms.client.call("POST", path, body, headers={"authorization": project.auth_header})
+    started = project.client.call("POST", path, body, headers={"authorization": project.auth_header})
     return project.agent(started["agent_id"])
 
 
@@ -69,20 +69,20 @@ def start(project: Project, **overrides: Any) -> AgoraAgent:
 
 
 def test_fresh_tenants_are_distinct_and_reset_at_the_end(client: ControlClient) -> None:
-    first, second = Mockserver(client), Mockserver(client)
+    first, second = MockHandle(client), MockHandle(client)
     a, b = first.bithuman.agent(rooms=["r1"]), second.bithuman.agent(rooms=["r1"])
     assert a.account.id != b.account.id and a.api_secret != b.api_secret
     assert speak(first, a.api_secret, a.code, "hi").status == 200
     first.close()
     with pytest.raises(ControlError) as exc:
-        client.call("GET", a.account.path)
+        client.get_bithuman_account(a.account.id)
     assert exc.value.status == 404 and "no bitHuman account" in exc.value.detail
     assert client.list_inbox(tenant=a.account.id) == []
     assert b.said() == []  # the other handle's tenant is untouched
     second.close()
 
 
-def test_said_context_and_rooms(ms: Mockserver) -> None:
+def test_said_context_and_rooms(ms: MockHandle) -> None:
     agent = ms.bithuman.agent(rooms=["r1", "r2"])
     assert agent.rooms == ["r1", "r2"]
     speak(ms, agent.api_secret, agent.code, "20% off", room_id="r1")
@@ -100,7 +100,7 @@ def test_said_context_and_rooms(ms: Mockserver) -> None:
     assert speak(ms, agent.api_secret, agent.code, "x", room_id="r1").status == 404  # closed: not reached
 
 
-def test_assert_said_explains_what_the_agent_got(ms: Mockserver) -> None:
+def test_assert_said_explains_what_the_agent_got(ms: MockHandle) -> None:
     agent = ms.bithuman.agent(rooms=["r1", "r2"])
     speak(ms, agent.api_secret, agent.code, "20% off", room_id="r2")
     with pytest.raises(AssertionError) as exc:
@@ -116,7 +116,7 @@ def test_assert_said_explains_what_the_agent_got(ms: Mockserver) -> None:
         agent.assert_silent()
 
 
-def test_assert_said_checks_the_order(ms: Mockserver) -> None:
+def test_assert_said_checks_the_order(ms: MockHandle) -> None:
     agent = ms.bithuman.agent()
     for text in ("one", "two", "three"):
         speak(ms, agent.api_secret, agent.code, text)
@@ -125,7 +125,7 @@ def test_assert_said_checks_the_order(ms: Mockserver) -> None:
         agent.assert_said("three", "one")
 
 
-def test_account_options_and_more_agents(ms: Mockserver) -> None:
+def test_account_options_and_more_agents(ms: MockHandle) -> None:
     account = ms.bithuman.account(dialect="legacy", rate_limit=1)
     agent = account.agent("A1", rooms=["r1"])
     assert account.get_agent("A1") is agent and [a.code for a in account.agents] == ["A1"]
@@ -136,7 +136,7 @@ def test_account_options_and_more_agents(ms: Mockserver) -> None:
     assert [e.text for e in account.events(kind="speech")] == ["hi", "again"]
 
 
-def test_load_fixture_adopts_its_tenants(ms: Mockserver, client: ControlClient) -> None:
+def test_load_fixture_adopts_its_tenants(ms: MockHandle, client: ControlClient) -> None:
     assert ms.load_fixture("legacy.yaml") == ["demo"]  # relative to base_dir
     account = ms.bithuman.get_account("demo")
     assert account.api_secret == "your_secret" and [a.code for a in account.agents] == ["A12345678"]
@@ -145,7 +145,7 @@ def test_load_fixture_adopts_its_tenants(ms: Mockserver, client: ControlClient) 
     assert "demo" not in {t["id"] for t in client.call("GET", "/_mock/tenants")}
 
 
-def test_fixture_file_errors_name_the_file(ms: Mockserver, tmp_path: Path) -> None:
+def test_fixture_file_errors_name_the_file(ms: MockHandle, tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="'nope.yaml' is not in"):
         ms.load_fixture("nope.yaml")
     bad = tmp_path / "bad.yaml"
@@ -161,7 +161,7 @@ def test_fixture_file_errors_name_the_file(ms: Mockserver, tmp_path: Path) -> No
 
 
 def test_clock_is_put_back_running_after_a_freeze(client: ControlClient) -> None:
-    ms = Mockserver(client)
+    ms = MockHandle(client)
     assert ms.clock.freeze(T0) == T0 and ms.clock.frozen
     assert ms.clock.advance(5) == T0 + 5 and ms.clock.now() == T0 + 5
     ms.close()
@@ -172,7 +172,7 @@ def test_clock_is_put_back_running_after_a_freeze(client: ControlClient) -> None
 def test_clock_stays_frozen_for_a_test_that_found_it_frozen(client: ControlClient) -> None:
     client.freeze_clock(T0)
     try:
-        ms = Mockserver(client)
+        ms = MockHandle(client)
         ms.clock.resume(speed=2)
         ms.close()
         assert client.get_clock()["frozen"]
@@ -183,7 +183,7 @@ def test_clock_stays_frozen_for_a_test_that_found_it_frozen(client: ControlClien
 # -- Agora ---------------------------------------------------------------------------------------
 
 
-def test_project_credentials_work_with_the_api(ms: Mockserver) -> None:
+def test_project_credentials_work_with_the_api(ms: MockHandle) -> None:
     project = ms.agora.project()
     assert project.base_url == ms.url + "/api/conversational-ai-agent"
     assert project.auth_header.startswith("Basic ") and len(project.app_id) == 32
@@ -197,7 +197,7 @@ def test_project_credentials_work_with_the_api(ms: Mockserver) -> None:
     assert agent.status == "RUNNING" and agent.activity == "listening"
 
 
-def test_user_says_returns_once_the_reply_has_started(ms: Mockserver) -> None:
+def test_user_says_returns_once_the_reply_has_started(ms: MockHandle) -> None:
     ms.clock.freeze(T0)
     project = ms.agora.project(responder={"order": "Your order has shipped."})
     agent = start(project)
@@ -212,7 +212,7 @@ def test_user_says_returns_once_the_reply_has_started(ms: Mockserver) -> None:
     assert agent.said() == ["Your order has shipped.", "hello"] and agent.activity == "listening"
 
 
-def test_user_says_while_the_agent_is_busy(ms: Mockserver) -> None:
+def test_user_says_while_the_agent_is_busy(ms: MockHandle) -> None:
     ms.clock.freeze(T0)
     project = ms.agora.project()
     project.respond("refund", "Refunds take five days.")
@@ -224,7 +224,7 @@ def test_user_says_while_the_agent_is_busy(ms: Mockserver) -> None:
     assert ms.clock.now() == pytest.approx(T0 + 3 + THINK_S, abs=1e-3)
 
 
-def test_context_fail_and_status(ms: Mockserver) -> None:
+def test_context_fail_and_status(ms: MockHandle) -> None:
     ms.clock.freeze(T0)
     project = ms.agora.project()
     agent = start(project)
@@ -242,7 +242,7 @@ def test_context_fail_and_status(ms: Mockserver) -> None:
     assert "lifecycle FAILED 'FAILED'" in str(exc.value)
 
 
-def test_idle_timeout_after_the_user_leaves(ms: Mockserver) -> None:
+def test_idle_timeout_after_the_user_leaves(ms: MockHandle) -> None:
     ms.clock.freeze(T0)
     agent = start(ms.agora.project())
     agent.user_leaves()
@@ -254,7 +254,7 @@ def test_idle_timeout_after_the_user_leaves(ms: Mockserver) -> None:
     agent.assert_status("STOPPED")
 
 
-def test_sdk_goes_in_process(ms: Mockserver) -> None:
+def test_sdk_goes_in_process(ms: MockHandle) -> None:
     pytest.importorskip("agora_agent")
     project = ms.agora.project()
     sdk = project.sdk()
@@ -263,7 +263,20 @@ def test_sdk_goes_in_process(ms: Mockserver) -> None:
     assert ms.in_process and ms.url.endswith(".invalid")
 
 
-def test_control_errors_say_what_was_wrong(ms: Mockserver) -> None:
+def test_control_errors_say_what_was_wrong(ms: MockHandle) -> None:
     with pytest.raises(ControlError) as exc:
         ms.agora.get_project("nope")
     assert str(exc.value) == "GET /_mock/agora/projects/nope -> 404: no Agora project 'nope'"
+
+
+def test_the_old_name_of_the_handle_still_works_with_a_warning(client: ControlClient) -> None:
+    import mockserver.handles
+    import mockserver.pytest_plugin
+
+    with pytest.warns(DeprecationWarning, match="use MockHandle"):
+        old = mockserver.pytest_plugin.Mockserver
+    with pytest.warns(DeprecationWarning, match="use MockHandle"):
+        assert mockserver.handles.Mockserver is old is MockHandle
+    handle = old(client)
+    assert handle.bithuman.agent().said() == []
+    handle.close()

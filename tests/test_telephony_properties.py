@@ -1,5 +1,5 @@
-"""Property-based: phone numbers agree with a plain dict; calls agree with a reference model of
-their lifecycle; no request of any shape makes a telephony operation fail with a 500."""
+"""Property-based: phone numbers and calls agree with the reference models (``contract_tests.models``:
+``PhoneBook``, ``CallModel``); no request of any shape makes a telephony operation fail with a 500."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 from starlette.testclient import TestClient
 
+from contract_tests.models import CallModel, PhoneBook
 from mockserver import World, create_app
 
 from .agora_support import properties
@@ -30,7 +31,8 @@ class PhoneNumbersMachine(RuleBasedStateMachine):
     @initialize()
     def setup(self) -> None:
         self.client = TestClient(create_app(World(seed=8), fixtures=[DEFAULT_FIXTURE]))
-        self.model: dict[str, dict[str, Any]] = {CALLER: {}}
+        self.book = PhoneBook()
+        self.book.numbers[CALLER] = {}  # imported by the default fixture; only ever listed here
 
     def teardown(self) -> None:
         if hasattr(self, "client"):
@@ -52,11 +54,11 @@ class PhoneNumbersMachine(RuleBasedStateMachine):
             "outbound_config": {"address": "sip.example.com"},
         }
         r = self.client.post(f"{ROOT}/phone-numbers", json=body, headers=AUTH)
-        if number in self.model:
+        if number in self.book.numbers:
             assert (r.status_code, r.json()["error_type"]) == (409, "phone_number_exists")
             return
         assert r.status_code == 201
-        self.model[number] = {"label": label, "pipeline": pipeline, "outbound": True}
+        self.book.add(body)
 
     @rule(
         number=NUMBERS, inbound=st.none() | st.sampled_from(["omit", "3"]), outbound=st.sampled_from(["omit", "null"])
@@ -68,39 +70,35 @@ class PhoneNumbersMachine(RuleBasedStateMachine):
         if outbound == "null":
             body["outbound_config"] = None
         r = self.client.patch(self.url(number), json=body, headers=AUTH)
-        if number not in self.model:
+        if number not in self.book.numbers:
             assert r.status_code == 404
             return
         assert r.status_code == 200
-        entry = self.model[number]
-        if inbound != "omit":
-            entry["pipeline"] = inbound
-        if outbound == "null":
-            entry["outbound"] = False
+        self.book.update(number, body)
 
     @rule(number=NUMBERS)
     def delete(self, number: str) -> None:
         r = self.client.delete(self.url(number), headers=AUTH)
-        assert r.status_code == (204 if number in self.model else 404)
-        self.model.pop(number, None)
+        assert r.status_code == (204 if number in self.book.numbers else 404)
+        self.book.numbers.pop(number, None)
 
     @rule(number=NUMBERS)
     def get(self, number: str) -> None:
         r = self.client.get(self.url(number), headers=AUTH)
-        if number not in self.model:
+        if number not in self.book.numbers:
             assert r.status_code == 404
             return
-        got, entry = r.json(), self.model[number]
+        got, entry = r.json(), self.book.numbers[number]
         assert got["label"] == entry["label"]
         pipeline = got["associated_pipeline"]["pipeline_id"] if got["associated_pipeline"] else None
-        assert pipeline == entry["pipeline"]
-        assert (got["outbound_config"] is not None) == entry["outbound"]
+        assert pipeline == PhoneBook.pipeline(entry)
+        assert (got["outbound_config"] is not None) == (entry["outbound_config"] is not None)
 
     @invariant()
     def list_matches(self) -> None:
         if hasattr(self, "client"):
             listed = self.client.get(f"{ROOT}/phone-numbers", headers=AUTH).json()
-            assert sorted(n["phone_number"] for n in listed) == sorted(self.model)
+            assert sorted(n["phone_number"] for n in listed) == sorted(self.book.numbers)
 
 
 TestPhoneNumbersMachine = PhoneNumbersMachine.TestCase
@@ -108,7 +106,7 @@ TestPhoneNumbersMachine.settings = settings(max_examples=40, stateful_step_count
 
 
 class CallsMachine(RuleBasedStateMachine):
-    """Calls to three callees (answers after 2 s, busy, never answers) against plain arithmetic."""
+    """Calls to three callees (answers after 2 s, busy, never answers) against ``CallModel``."""
 
     callees = {"+15551100001": "answer", "+15550188888": "busy", "+15550199999": "no_answer"}
 
@@ -118,22 +116,12 @@ class CallsMachine(RuleBasedStateMachine):
         self.client = TestClient(create_app(self.world, fixtures=[DEFAULT_FIXTURE]))
         self.world.clock.freeze(1_700_000_000)
         self.now = 1_700_000_000.0
-        self.calls: dict[str, dict[str, Any]] = {}
+        self.calls: dict[str, CallModel] = {}
         self.n = 0
 
     def teardown(self) -> None:
         if hasattr(self, "client"):
             self.client.close()
-
-    def expected(self, call: dict[str, Any]) -> tuple[str, str | None]:
-        if call["ended"] is not None:
-            return "hangup", call["ended"]
-        elapsed = self.now - call["at"]
-        if call["callee"] == "busy" or (call["callee"] == "no_answer" and elapsed >= 60):
-            return "hangup", "failed"
-        if call["callee"] == "answer" and elapsed >= 2:
-            return "answered", None
-        return "ringing", None
 
     @rule(to=st.sampled_from(sorted(callees)))
     def dial(self, to: str) -> None:
@@ -146,7 +134,7 @@ class CallsMachine(RuleBasedStateMachine):
             headers=AUTH,
         )
         assert r.status_code == 200, r.text
-        self.calls[r.json()["agent_id"]] = {"callee": self.callees[to], "at": self.now, "ended": None}
+        self.calls[r.json()["agent_id"]] = CallModel(self.callees[to], at=self.now)  # rings 2 s (the fixture)
 
     @rule(data=st.data())
     def hangup(self, data: st.DataObject) -> None:
@@ -154,20 +142,18 @@ class CallsMachine(RuleBasedStateMachine):
             return
         agent_id = data.draw(st.sampled_from(sorted(self.calls)))
         call = self.calls[agent_id]
-        state, _ = self.expected(call)
+        state, _ = call.state(self.now)
         r = self.client.post(f"{ROOT}/projects/demo-app-id/calls/{agent_id}/hangup", headers=AUTH)
         if state == "hangup":
             assert r.status_code == 404
             return
         assert r.status_code == 200 and r.json() == {}
-        call["ended"] = "request"
+        call.hang_up()
 
     @rule(seconds=st.sampled_from([0.5, 1.5, 30, 61]))
     def advance(self, seconds: float) -> None:
         for call in self.calls.values():  # freeze the failures that happen on the way
-            state, reason = self.expected(call)
-            if state == "hangup" and call["ended"] is None:
-                call["ended"] = reason
+            call.settle(self.now)
         self.world.clock.advance(seconds)
         self.now += seconds
 
@@ -177,7 +163,7 @@ class CallsMachine(RuleBasedStateMachine):
             return
         for agent_id, call in self.calls.items():
             got = self.client.get(f"{ROOT}/projects/demo-app-id/calls/{agent_id}", headers=AUTH).json()
-            assert (got["state"], got["reason"]) == self.expected(call), (got, call, self.now)
+            assert (got["state"], got["reason"]) == call.state(self.now), (got, call, self.now)
 
 
 TestCallsMachine = CallsMachine.TestCase

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from secrets import token_hex
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ..client import Event, quote
-from .common import Expected, expect
-
-if TYPE_CHECKING:
-    from .mockserver import Mockserver
+from ..client import ControlClient, Event, quote
+from .common import Clock, Expected, Tenants, expect
 
 __all__ = ["AGORA_PREFIX", "Agora", "AgoraAgent", "Project"]
 
@@ -21,8 +19,8 @@ _MAX_STEPS = 1000  # clock steps one helper may take before it calls the agent s
 class Agora:
     """Makes Agora tenants: each ``project()`` is a new customer (id, secret) with one project."""
 
-    def __init__(self, ms: Mockserver) -> None:
-        self._ms = ms
+    def __init__(self, client: ControlClient, tenants: Tenants, clock: Clock, httpx_client: Callable[..., Any]) -> None:
+        self.client, self.clock, self._tenants, self._httpx_client = client, clock, tenants, httpx_client
 
     def project(self, *, responder: Any = None, **options: Any) -> Project:
         """A fresh customer and project.
@@ -32,19 +30,22 @@ class Agora:
                 (first match wins; the agent echoes otherwise).
             **options: ``concurrency_limit``, ``startup_delay``, ``tokens``, ``app_certificate``.
         """
-        tenant, appid = self._ms.new_id(), token_hex(16)
+        tenant, appid = self._tenants.new_id(), token_hex(16)
         project = {"appid": appid, **options}
         if responder is not None:
             project["responder"] = _rules(responder)
         body = {"id": tenant, "secret": token_hex(16), "projects": [project]}
-        raw = self._ms.client.call("POST", "/_mock/agora/customers", body)
-        self._ms.adopt(tenant)
-        return Project(self._ms, appid, raw)
+        raw = self.client.create_agora_customer(body)
+        self._tenants.adopt(tenant)
+        return self._project(appid, raw)
 
     def get_project(self, appid: str) -> Project:
         """A project that exists already (from a fixture file, say)."""
-        customer = self._ms.client.call("GET", f"/_mock/agora/projects/{quote(appid)}")["customer_id"]
-        return Project(self._ms, appid, self._ms.client.call("GET", f"/_mock/agora/customers/{quote(customer)}"))
+        customer = self.client.get_agora_project(appid)["customer_id"]
+        return self._project(appid, self.client.get_agora_customer(customer))
+
+    def _project(self, appid: str, customer: dict[str, Any]) -> Project:
+        return Project(self.client, appid, customer, clock=self.clock, httpx_client=self._httpx_client)
 
 
 def _rules(responder: Any) -> list[dict[str, str]]:
@@ -54,17 +55,32 @@ def _rules(responder: Any) -> list[dict[str, str]]:
 
 
 class Project:
-    """An Agora project: ``.app_id``, ``.customer_id``, ``.customer_secret``, ``.auth_header``, ``.base_url``."""
+    """An Agora project: ``.app_id``, ``.customer_id``, ``.customer_secret``, ``.auth_header``, ``.base_url``.
 
-    def __init__(self, ms: Mockserver, app_id: str, customer: dict[str, Any]) -> None:
-        self._ms = ms
+    Args:
+        client: the control-plane client.
+        app_id: the project's App ID.
+        customer: the customer that owns it, as the control plane returns it.
+        clock: the mock clock its agents' helpers advance.
+        httpx_client: makes the ``httpx.Client`` that ``sdk()`` sends through (closed after the test).
+    """
+
+    def __init__(
+        self,
+        client: ControlClient,
+        app_id: str,
+        customer: dict[str, Any],
+        *,
+        clock: Clock,
+        httpx_client: Callable[..., Any],
+    ) -> None:
+        self.client, self.clock, self._httpx_client = client, clock, httpx_client
         self.app_id = app_id
         self.customer_id: str = customer["id"]
         self.customer_secret: str = customer["secret"]
         self.auth_header: str = customer["basic_authorization"]
-        self.url = ms.url
-        self.base_url = ms.url + AGORA_PREFIX  # what the SDK's ``base_url`` wants
-        self.path = f"/_mock/agora/projects/{quote(app_id)}"
+        self.url = client.url
+        self.base_url = client.url + AGORA_PREFIX  # what the SDK's ``base_url`` wants
 
     def sdk(self, **kwargs: Any) -> Any:
         """The official SDK's client (``agora-agents``), authenticated, reaching this mock."""
@@ -72,7 +88,7 @@ class Project:
             from agora_agent.client import Agora as AgoraSDK
         except ImportError as exc:  # pragma: no cover - depends on the environment
             raise ImportError("project.sdk() needs the official SDK: pip install agora-agents") from exc
-        kwargs.setdefault("httpx_client", self._ms.httpx_client(timeout=30))
+        kwargs.setdefault("httpx_client", self._httpx_client(timeout=30))
         return AgoraSDK(
             base_url=self.base_url,
             authorization=self.auth_header,
@@ -87,17 +103,17 @@ class Project:
 
     def respond(self, match: str, reply: str) -> None:
         """Add a scripted reply: user speech that ``match`` finds is answered with ``reply``."""
-        rules = self._ms.client.call("GET", self.path)["responder"]
+        rules = self.client.get_agora_project(self.app_id)["responder"]
         self.update(responder=[*rules, {"match": match, "reply": reply}])
 
     def update(self, **changes: Any) -> dict[str, Any]:
         """Change ``responder``, ``concurrency_limit``, ``startup_delay`` or ``tokens``."""
         if "responder" in changes:
             changes["responder"] = _rules(changes["responder"])
-        return self._ms.client.call("PATCH", self.path, changes)
+        return self.client.update_agora_project(self.app_id, **changes)
 
     def events(self, **filters: Any) -> list[Event]:
-        return self._ms.client.list_inbox(tenant=self.customer_id, **filters)
+        return self.client.list_inbox(tenant=self.customer_id, **filters)
 
 
 class AgoraAgent:
@@ -109,12 +125,11 @@ class AgoraAgent:
 
     def __init__(self, project: Project, agent_id: str) -> None:
         self.project, self.agent_id = project, agent_id
-        self._ms = project._ms
-        self.path = f"{project.path}/agents/{quote(agent_id)}"
+        self.client, self.clock = project.client, project.clock
 
     def state(self) -> dict[str, Any]:
         """The simulation's view: ``status``, ``state``, ``current``, ``queue``, ``users_present``..."""
-        return self._ms.client.call("GET", self.path)
+        return self.client.get_agora_agent_state(self.project.app_id, self.agent_id)
 
     @property
     def status(self) -> str:
@@ -127,11 +142,11 @@ class AgoraAgent:
         return str(self.state()["state"])
 
     def user_joins(self) -> None:
-        self._ms.client.call("POST", f"{self.path}/user/join")
+        self.client.agora_user_joins(self.project.app_id, self.agent_id)
 
     def user_leaves(self) -> None:
         """The remote user leaves: the agent stops ``idle_timeout`` seconds later (on the mock clock)."""
-        self._ms.client.call("POST", f"{self.path}/user/leave")
+        self.client.agora_user_leaves(self.project.app_id, self.agent_id)
 
     def user_says(self, text: str, *, wait: bool = True) -> str:
         """The simulated user speaks; returns the outcome: heard, queued or ignored.
@@ -141,7 +156,7 @@ class AgoraAgent:
         is the server's, shared by every tenant: see docs/pytest-plugin.md before using it with
         ``--mockserver-url`` and pytest-xdist.
         """
-        state = self._ms.client.call("POST", f"{self.path}/user/say", {"text": text})
+        state = self.client.agora_user_says(self.project.app_id, self.agent_id, text)
         outcome = str(state.get("outcome", ""))
         if wait and outcome in ("heard", "queued"):
             turn = (state["current"] if outcome == "heard" else state["queue"][-1])["turn_id"]
@@ -150,13 +165,13 @@ class AgoraAgent:
 
     def fail(self, message: str | None = None) -> None:
         """Force the agent to FAILED."""
-        self._ms.client.call("POST", f"{self.path}/fail", {"message": message} if message else {})
+        self.client.fail_agora_agent(self.project.app_id, self.agent_id, message or None)
 
     def speak(self, text: str, *, priority: str = "INTERRUPT", interruptable: bool = True) -> None:
         """Make it speak through the vendor API (``POST …/speak``), as the code under test would."""
         target = f"{AGORA_PREFIX}/v2/projects/{quote(self.project.app_id)}/agents/{quote(self.agent_id)}/speak"
         body = {"text": text, "priority": priority, "interruptable": interruptable}
-        self._ms.client.call("POST", target, body, headers={"authorization": self.project.auth_header})
+        self.client.call("POST", target, body, headers={"authorization": self.project.auth_header})
 
     def busy(self, seconds: float = 5.0, *, interruptable: bool = True) -> None:
         """Keep it speaking for ``seconds`` of mock time (a filler text, which ``said()`` lists)."""
@@ -180,14 +195,14 @@ class AgoraAgent:
                 return state
             # Step to the end of what it is doing now: the next scheduled change. The microsecond
             # makes sure float rounding never leaves the clock a hair short of it.
-            self._ms.clock.advance(max(0.0, current["end"] - self._ms.clock.now()) + 1e-6)
+            self.clock.advance(max(0.0, current["end"] - self.clock.now()) + 1e-6)
             state = self.state()
         raise RuntimeError(f"Agora agent {self.agent_id} was still busy after {_MAX_STEPS} clock steps")
 
     def events(self, kind: str | None = None) -> list[Event]:
         """Everything that happened to it (lifecycle, speech, thinking, users), oldest first."""
         self.state()  # bring it up to the clock: due events are recorded when it is read
-        return self._ms.client.list_inbox(tenant=self.project.customer_id, agent=self.agent_id, kind=kind)
+        return self.client.list_inbox(tenant=self.project.customer_id, agent=self.agent_id, kind=kind)
 
     def said(self) -> list[str]:
         """What it spoke (greeting, replies, speak), in order; interrupted speech included."""

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 from secrets import token_hex
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ..client import Event, quote
-from .common import Expected, expect
-
-if TYPE_CHECKING:
-    from .mockserver import Mockserver
+from ..client import ControlClient, Event
+from .common import Expected, Tenants, expect
 
 __all__ = ["Account", "Agent", "BitHuman"]
 
@@ -17,22 +14,22 @@ __all__ = ["Account", "Agent", "BitHuman"]
 class BitHuman:
     """Makes bitHuman tenants: each call is a new account with an api-secret of its own."""
 
-    def __init__(self, ms: Mockserver) -> None:
-        self._ms = ms
+    def __init__(self, client: ControlClient, tenants: Tenants) -> None:
+        self.client, self._tenants = client, tenants
 
     def account(
         self, *, agents: Any = (), secrets: list[str] | None = None, dialect: str | None = None, rate_limit: Any = None
     ) -> Account:
         """A fresh account; ``agents`` as in the control plane (``[{"code": ..., "rooms": [...]}]``)."""
-        tenant = self._ms.new_id()
+        tenant = self._tenants.new_id()
         body: dict[str, Any] = {"id": tenant, "secrets": secrets or [f"sk_{token_hex(16)}"], "agents": list(agents)}
         if dialect is not None:
             body["dialect"] = dialect
         if rate_limit is not None:
             body["rate_limit"] = rate_limit
-        raw = self._ms.client.call("POST", "/_mock/bithuman/accounts", body)
-        self._ms.adopt(tenant)
-        return Account(self._ms, raw)
+        raw = self.client.create_bithuman_account(body)
+        self._tenants.adopt(tenant)
+        return Account(self.client, raw)
 
     def agent(self, code: str | None = None, *, rooms: Any = ("room-1",), **account: Any) -> Agent:
         """A fresh account with one agent in ``rooms`` (active; ``{"id", "active": False}`` for a closed one)."""
@@ -41,17 +38,16 @@ class BitHuman:
 
     def get_account(self, account_id: str) -> Account:
         """An account that exists already (from a fixture file, say)."""
-        return Account(self._ms, self._ms.client.call("GET", f"/_mock/bithuman/accounts/{quote(account_id)}"))
+        return Account(self.client, self.client.get_bithuman_account(account_id))
 
 
 class Account:
     """A bitHuman account: ``.id``, ``.api_secret`` (``.secrets``), ``.agents``."""
 
-    def __init__(self, ms: Mockserver, raw: dict[str, Any]) -> None:
-        self._ms = ms
+    def __init__(self, client: ControlClient, raw: dict[str, Any]) -> None:
+        self.client = client
         self.id: str = raw["id"]
         self.secrets: list[str] = list(raw["secrets"])
-        self.path = f"/_mock/bithuman/accounts/{quote(self.id)}"
         self.agents = [Agent(self, a["code"]) for a in raw.get("agents", ())]
 
     @property
@@ -61,7 +57,7 @@ class Account:
     def agent(self, code: str | None = None, *, rooms: Any = ("room-1",)) -> Agent:
         """Add an agent to this account."""
         body = {"rooms": list(rooms), **({"code": code} if code else {})}
-        agent = Agent(self, self._ms.client.call("POST", f"{self.path}/agents", body)["code"])
+        agent = Agent(self, self.client.create_bithuman_agent(self.id, body)["code"])
         self.agents.append(agent)
         return agent
 
@@ -70,12 +66,12 @@ class Account:
 
     def update(self, **changes: Any) -> dict[str, Any]:
         """Change ``secrets``, ``dialect`` or ``rate_limit`` (``None`` clears the last two)."""
-        raw: dict[str, Any] = self._ms.client.call("PATCH", self.path, changes)
+        raw = self.client.update_bithuman_account(self.id, **changes)
         self.secrets = list(raw["secrets"])
         return raw
 
     def events(self, **filters: Any) -> list[Event]:
-        return self._ms.client.list_inbox(tenant=self.id, **filters)
+        return self.client.list_inbox(tenant=self.id, **filters)
 
 
 class Agent:
@@ -83,8 +79,7 @@ class Agent:
 
     def __init__(self, account: Account, code: str) -> None:
         self.account, self.code = account, code
-        self._client = account._ms.client
-        self.path = f"{account.path}/agents/{quote(code)}"
+        self.client = account.client
 
     @property
     def api_secret(self) -> str:
@@ -93,19 +88,19 @@ class Agent:
     @property
     def rooms(self) -> list[str]:
         """The ids of its active rooms."""
-        return [r["id"] for r in self._client.call("GET", self.path)["rooms"] if r["active"]]
+        return [r["id"] for r in self.client.get_bithuman_agent(self.account.id, self.code)["rooms"] if r["active"]]
 
     def open_room(self, room_id: str | None = None) -> str:
         """Open (or re-open) a room; returns its id (generated when not given)."""
-        return str(self._client.call("POST", f"{self.path}/rooms", {"room_id": room_id} if room_id else {})["id"])
+        return str(self.client.open_bithuman_room(self.account.id, self.code, room_id or None)["id"])
 
     def close_room(self, room_id: str) -> None:
         """Close a room: deliveries stop reaching it."""
-        self._client.call("POST", f"{self.path}/rooms/{quote(room_id)}/close")
+        self.client.close_bithuman_room(self.account.id, self.code, room_id)
 
     def events(self, *, kind: str | None = None, room: str | None = None) -> list[Event]:
         """What it received, oldest first."""
-        return self._client.list_inbox(tenant=self.account.id, agent=self.code, kind=kind, room=room)
+        return self.client.list_inbox(tenant=self.account.id, agent=self.code, kind=kind, room=room)
 
     def said(self, room: str | None = None) -> list[str]:
         """The texts it was told to speak (in ``room``, or in any), in order."""

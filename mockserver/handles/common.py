@@ -1,16 +1,42 @@
-"""What the vendor handles share: the mock clock and the readable assertion failures."""
+"""What the vendor handles share: the tenants of a test, the mock clock, readable assertion failures."""
 
 from __future__ import annotations
 
+import itertools
+import os
 import re
+from secrets import token_hex
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..client import ControlClient
 
-__all__ = ["Clock", "Expected", "expect"]
+__all__ = ["Clock", "Expected", "Tenants", "expect"]
+
+_SESSION_TAG = token_hex(3)  # two sessions sharing one server never pick the same tenant ids
+_serial = itertools.count(1)
 
 Expected = str | re.Pattern[str]
+
+
+class Tenants:
+    """The tenants one test made or loaded: fresh ids, and the list to reset when it ends."""
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+
+    def new_id(self) -> str:
+        """A tenant id no other test, worker or session uses."""
+        return f"ms-{_SESSION_TAG}-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}-{next(_serial)}"
+
+    def adopt(self, *tenants: str) -> None:
+        """Reset these when the test ends."""
+        self.ids.extend(tenants)
+
+    def take(self) -> list[str]:
+        """The tenants to reset, each once, in order; the list starts empty again."""
+        ids, self.ids = list(dict.fromkeys(self.ids)), []
+        return ids
 
 
 class Clock:

@@ -1,24 +1,20 @@
-"""Small reference models: what the APIs should do, computed with plain Python.
-
-Each model is written from the contract and README, not from the mock's code:
+"""The Agora agent's reference model: what one agent should be doing, computed with plain Python.
 
 - ``AgentModel``: one Agora agent's lifecycle (RUNNING -> STOPPING -> STOPPED one second after
   ``leave``) and conversation: ``speak`` priorities (INTERRUPT cuts, APPEND queues, IGNORE is
   dropped while busy), ``think`` actions per state (defaults: listening interrupt, thinking interrupt,
   speaking ignore), ``interrupt``, and the history ``/history`` returns (at most ``max_history``).
   Timing is the mock's documented simulation: speech lasts 60 ms per character (at least 0.5 s), the
-  scripted LLM thinks for 0.8 s, then speaks its reply.
-- ``PhoneBook``: the account's imported numbers (add, get, PATCH merge / null clears, delete), and
-  which of them an active call locks.
+  scripted LLM thinks for 0.8 s, then speaks its reply (a fixed one, or the thought's text: the
+  default responder echoes).
 """
 
 from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
 
-__all__ = ["DEFAULT_ACTIONS", "STOP_S", "THINK_S", "Activity", "AgentModel", "PhoneBook", "speech_seconds"]
+__all__ = ["DEFAULT_ACTIONS", "STOP_S", "THINK_S", "Activity", "AgentModel", "speech_seconds"]
 
 THINK_S = 0.8
 STOP_S = 1.0
@@ -41,7 +37,7 @@ class AgentModel:
     """What one agent is doing, as the contract says it should."""
 
     name: str
-    reply: str  # what the scripted LLM answers
+    reply: str | None  # what the scripted LLM answers; None: it echoes what it was given to think about
     max_history: int
     status: str = "RUNNING"
     current: Activity | None = None
@@ -75,7 +71,7 @@ class AgentModel:
             done, at = self.current, self.current.end
             self.current = None
             if done.kind == "thinking":
-                self._start(Activity("speaking", self.reply), at)
+                self._start(Activity("speaking", done.text if self.reply is None else self.reply), at)
             elif self.queue:
                 self._start(self.queue.pop(0), at)
         if self.status == "STOPPING" and self.stopped_at is not None and self.stopped_at <= now:
@@ -117,44 +113,3 @@ class AgentModel:
     def leave(self, now: float) -> None:
         self.current, self.queue = None, []
         self.status, self.stopped_at = "STOPPING", now + STOP_S
-
-
-@dataclass
-class PhoneBook:
-    """The account's imported numbers, as the API should report them."""
-
-    numbers: dict[str, dict[str, Any]] = field(default_factory=dict)
-    locks: dict[str, str] = field(default_factory=dict)  # call agent_id -> the number it goes out from
-
-    def add(self, body: dict[str, Any]) -> dict[str, Any]:
-        record = {
-            "provider": body["provider"],
-            "phone_number": body["phone_number"],
-            "label": body["label"],
-            "inbound": body.get("inbound", True),
-            "outbound": body.get("outbound", True),
-            "inbound_config": body.get("inbound_config"),
-            "outbound_config": body.get("outbound_config"),
-        }
-        self.numbers[body["phone_number"]] = record
-        return record
-
-    def update(self, number: str, body: dict[str, Any]) -> dict[str, Any]:
-        """PATCH: an explicit null clears a config, an omitted key keeps it, an object is merged in."""
-        record = self.numbers[number]
-        for key in ("inbound_config", "outbound_config"):
-            if key in body:
-                record[key] = None if body[key] is None else {**(record[key] or {}), **body[key]}
-        return record
-
-    def locked(self, number: str) -> bool:
-        return number in self.locks.values()
-
-    @staticmethod
-    def pipeline(record: dict[str, Any]) -> str | None:
-        """The pipeline ``associated_pipeline`` names: the inbound side's, else the outbound side's."""
-        for key in ("inbound_config", "outbound_config"):
-            config = record.get(key)
-            if config and config.get("pipeline_id"):
-                return str(config["pipeline_id"])
-        return None

@@ -1,14 +1,13 @@
-"""A small client of the mock's control plane (``/_mock/``), over HTTP or in process.
+"""The transports of the control-plane client: HTTP to a URL, or the ASGI app in process.
 
-The pytest plugin is built on it, and scripts can use it to arrange and inspect a mock running
-elsewhere. It needs only the standard library (and orjson, which the package already requires):
+They need only the standard library (and orjson, which the package already requires):
 
 - ``HTTPTransport`` speaks HTTP/1.1 with keep-alive to a URL (one connection per thread);
 - ``ASGITransport`` calls the ASGI app directly: no socket, no server thread.
 
 Either carries any request, so the same client also reaches the vendor APIs. ``httpx_transport`` and
 ``requests_adapter`` put an ``ASGITransport`` under httpx or requests, for code under test that takes a
-client or a session. ``ControlClient`` methods are named after the control plane's operationIds.
+client or a session.
 """
 
 from __future__ import annotations
@@ -18,18 +17,16 @@ import http.client
 import socket
 import threading
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import orjson
 
 __all__ = [
+    "IN_PROCESS_URL",
     "ASGITransport",
-    "ControlClient",
-    "ControlError",
-    "Event",
     "HTTPTransport",
     "Response",
     "Transport",
@@ -95,8 +92,11 @@ class HTTPTransport:
         return conn
 
     def _drop(self, conn: http.client.HTTPConnection) -> None:
-        conn.close()
         self._local.conn = None
+        self._forget(conn)
+
+    def _forget(self, conn: http.client.HTTPConnection) -> None:
+        conn.close()
         with self._lock:
             if conn in self._open:
                 self._open.remove(conn)
@@ -121,6 +121,25 @@ class HTTPTransport:
             if answer.will_close:
                 self._drop(conn)
             return Response(answer.status, {k.lower(): v for k, v in answer.getheaders()}, content)
+
+    def lines(self, target: str, headers: Mapping[str, str] | None = None) -> Iterator[bytes]:
+        """GET ``target`` and yield its body line by line as it arrives (a stream that never ends).
+
+        It has a connection of its own, closed when the caller stops iterating.
+
+        Raises:
+            http.client.HTTPException: the answer is not a 200.
+        """
+        conn = self._connect()
+        try:
+            conn.request("GET", self._prefix + target, headers=dict(headers or {}))
+            answer = conn.getresponse()
+            if answer.status != 200:
+                raise http.client.HTTPException(f"GET {target} -> {answer.status}: {answer.read()[:500]!r}")
+            while line := answer.readline():
+                yield line.rstrip(b"\r\n")
+        finally:
+            self._forget(conn)
 
     def close(self) -> None:
         with self._lock:
@@ -210,156 +229,6 @@ class ASGITransport:
                 self._helper = None
             if not self._loop.is_closed():
                 self._loop.close()
-
-
-@dataclass(frozen=True, slots=True)
-class Event:
-    """One inbox event (see ``GET /_mock/inbox``): what an agent was told, or a change it went through."""
-
-    id: int
-    time: float
-    vendor: str
-    tenant: str
-    agent: str
-    room: str | None
-    kind: str
-    text: str
-    outcome: str
-    operation: str = ""
-    data: dict[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def from_dict(cls, raw: Mapping[str, Any]) -> Event:
-        names = cls.__dataclass_fields__
-        return cls(**{k: v for k, v in raw.items() if k in names})
-
-    def describe(self) -> str:
-        """One readable line, for failure messages."""
-        why = self.data.get("source") or self.data.get("caused_by") or self.data.get("priority") or ""
-        where = f"room {self.room}" if self.vendor == "bithuman" else ""
-        parts = [f"#{self.id}", where, self.kind, self.outcome, f"({why})" if why else "", repr(self.text)]
-        return " ".join(p for p in parts if p)
-
-
-class ControlError(Exception):
-    """The mock refused a control-plane (or vendor) request; ``detail`` is its explanation."""
-
-    def __init__(self, method: str, target: str, response: Response) -> None:
-        self.method, self.target, self.status, self.response = method, target, response.status, response
-        try:
-            body = response.json()
-        except orjson.JSONDecodeError:
-            body = None
-        self.problem: dict[str, Any] = body if isinstance(body, dict) else {}
-        self.detail: str = str(self.problem.get("detail") or response.content[:500].decode("utf-8", "replace"))
-        super().__init__(f"{method} {target} -> {self.status}: {self.detail}")
-
-
-_NO_BODY: Any = object()
-
-
-class ControlClient:
-    """Drive the mock through its control plane.
-
-    Args:
-        target: the mock's base URL, or a transport (``ASGITransport(create_app())`` for in process).
-        timeout: seconds, for a URL.
-    """
-
-    def __init__(self, target: str | Transport, *, timeout: float = 10.0) -> None:
-        self.transport: Transport = HTTPTransport(target, timeout) if isinstance(target, str) else target
-
-    @property
-    def url(self) -> str:
-        """The base URL of the mock (an ``.invalid`` one in process)."""
-        return self.transport.url
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        json: Any = _NO_BODY,
-        *,
-        query: Mapping[str, Any] | None = None,
-        content: bytes | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> Response:
-        """Send one request and return the answer whatever its status."""
-        target = path
-        if query:
-            target += "?" + urllib.parse.urlencode({k: _text(v) for k, v in query.items() if v is not None})
-        sent = dict(headers or {})
-        if json is not _NO_BODY:
-            content = orjson.dumps(json)
-            sent.setdefault("content-type", "application/json")
-        return self.transport.request(method, target, content, sent)
-
-    def call(self, method: str, path: str, json: Any = _NO_BODY, **kwargs: Any) -> Any:
-        """Send one request; return the JSON answer (``None`` for an empty one).
-
-        Raises:
-            ControlError: the answer is an error (4xx or 5xx).
-        """
-        response = self.request(method, path, json, **kwargs)
-        if response.status >= 400:
-            raise ControlError(method, path, response)
-        return response.json()
-
-    # -- the operations the plugin needs, by operationId ---------------------------------------
-
-    def get_health(self) -> dict[str, Any]:
-        return self.call("GET", "/_mock/health")
-
-    def reset_world(self, tenant: str | None = None) -> dict[str, Any]:
-        """Reset the whole world, or only ``tenant`` (its state and events)."""
-        return self.call("POST", "/_mock/reset", {"tenant": tenant} if tenant else {})
-
-    def load_fixture(self, document: Mapping[str, Any] | str | bytes, *, replace: bool = False) -> list[str]:
-        """Apply a fixture document (a mapping, or YAML text); returns the tenant ids it defined."""
-        query = {"replace": "true"} if replace else None
-        if isinstance(document, Mapping):
-            return self.call("POST", "/_mock/fixtures", dict(document), query=query)["loaded"]
-        text = document.encode() if isinstance(document, str) else document
-        headers = {"content-type": "application/yaml"}
-        return self.call("POST", "/_mock/fixtures", content=text, headers=headers, query=query)["loaded"]
-
-    def list_inbox(self, **filters: Any) -> list[Event]:
-        """Inbox events, oldest first; filters: tenant, vendor, agent, room, kind, since, limit."""
-        return [Event.from_dict(e) for e in self.call("GET", "/_mock/inbox", query=filters)["events"]]
-
-    def clear_inbox(self, tenant: str | None = None) -> int:
-        return self.call("DELETE", "/_mock/inbox", query={"tenant": tenant})["dropped"]
-
-    def get_clock(self) -> dict[str, Any]:
-        """``{now, iso, frozen, speed}``."""
-        return self.call("GET", "/_mock/clock")
-
-    def freeze_clock(self, at: float | str | None = None) -> dict[str, Any]:
-        return self.call("POST", "/_mock/clock/freeze", {} if at is None else {"at": at})
-
-    def advance_clock(self, seconds: float) -> dict[str, Any]:
-        return self.call("POST", "/_mock/clock/advance", {"seconds": seconds})
-
-    def resume_clock(self, speed: float = 1.0) -> dict[str, Any]:
-        return self.call("POST", "/_mock/clock/resume", {"speed": speed})
-
-    def close(self) -> None:
-        self.transport.close()
-
-    def __enter__(self) -> ControlClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-def quote(segment: str) -> str:
-    """One path segment, percent-encoded (ids may hold any character)."""
-    return urllib.parse.quote(segment, safe="")
-
-
-def _text(value: Any) -> str:
-    return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
 
 def httpx_transport(transport: Transport) -> Any:

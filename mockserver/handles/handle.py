@@ -1,26 +1,21 @@
-"""``Mockserver``: what a test gets from the ``mockserver`` fixture, and what it cleans up."""
+"""``MockHandle``: what a test gets from the ``mockserver`` fixture, and what it cleans up."""
 
 from __future__ import annotations
 
-import itertools
 import os
 from collections.abc import Callable
 from pathlib import Path
-from secrets import token_hex
 from typing import Any
 
 from ..client import ASGITransport, ControlClient, ControlError, Event, httpx_transport, requests_adapter
 from .agora import Agora
 from .bithuman import BitHuman
-from .common import Clock
+from .common import Clock, Tenants
 
-__all__ = ["Mockserver"]
-
-_SESSION_TAG = token_hex(3)  # two sessions sharing one server never pick the same tenant ids
-_serial = itertools.count(1)
+__all__ = ["MockHandle"]
 
 
-class Mockserver:
+class MockHandle:
     """What a test gets from ``mockserver``: fresh tenants, the clock, the inbox, the URL.
 
     Attributes:
@@ -38,9 +33,9 @@ class Mockserver:
         self.client = client
         self.url = client.url
         self.clock = Clock(client)
-        self.bithuman = BitHuman(self)
-        self.agora = Agora(self)
-        self.tenants: list[str] = []
+        self._tenants = Tenants()
+        self.bithuman = BitHuman(client, self._tenants)
+        self.agora = Agora(client, self._tenants, self.clock, self.httpx_client)
         self._base_dir = base_dir
         self._check = check
         self._closers: list[Callable[[], None]] = []
@@ -50,13 +45,18 @@ class Mockserver:
         """True when requests go to the app in this process, not over a socket."""
         return isinstance(self.client.transport, ASGITransport)
 
+    @property
+    def tenants(self) -> list[str]:
+        """The tenants this test created or loaded (in order, as often as loaded)."""
+        return self._tenants.ids
+
     def new_id(self) -> str:
         """A tenant id no other test, worker or session uses."""
-        return f"ms-{_SESSION_TAG}-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}-{next(_serial)}"
+        return self._tenants.new_id()
 
     def adopt(self, tenant: str) -> None:
         """Reset ``tenant`` when the test ends (the helpers do it for what they create)."""
-        self.tenants.append(tenant)
+        self._tenants.adopt(tenant)
 
     def load_fixture(self, path: str | os.PathLike[str]) -> list[str]:
         """Load a fixture file (relative paths: from the test's directory); returns its tenant ids.
@@ -76,7 +76,7 @@ class Mockserver:
         except ControlError as exc:
             exc.add_note(f"while loading the fixture file {found}")
             raise
-        self.tenants.extend(loaded)
+        self._tenants.adopt(*loaded)
         return loaded
 
     def events(self, **filters: Any) -> list[Event]:
@@ -112,10 +112,9 @@ class Mockserver:
     def close(self) -> None:
         """Reset this test's tenants, put the clock back to running if the test stopped it."""
         closers, self._closers = self._closers, []
-        tenants, self.tenants = dict.fromkeys(self.tenants), []
         for close in closers:
             close()
-        for tenant in tenants:
+        for tenant in self._tenants.take():
             try:
                 self.client.reset_world(tenant)
             except ControlError as exc:
