@@ -1,9 +1,13 @@
 """The contract, loaded once: operations indexed by operationId, request validators compiled.
 
-``openapi.yaml`` ships inside the package (read through ``importlib.resources``). Each
-operation's path, query and body schemas are compiled once into JSON Schema 2020-12 validators
-(jsonschema-rs); a request is then checked with one fast ``is_valid`` call, and only a failing
-request pays for building a readable error.
+``openapi.yaml`` ships inside the package (read through ``importlib.resources``). What several
+operations share (responses, parameters, headers, examples, links) is written once under
+``components`` and referenced; ``Spec`` follows those references when it indexes the operations,
+so an ``Operation`` holds its parameters, body and responses as they apply. Schema references are
+kept: every schema compiles with ``components`` at its root. Each operation's path, query and body
+schemas are compiled once into JSON Schema 2020-12 validators (jsonschema-rs); a request is then
+checked with one fast ``is_valid`` call, and only a failing request pays for building a readable
+error.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import yaml
 
 from .world.errors import DomainError
 
-__all__ = ["Body", "Operation", "Parameter", "Spec", "load_document", "load_spec"]
+__all__ = ["Body", "Operation", "Parameter", "Spec", "load_document", "load_spec", "resolve_refs"]
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 _SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -58,7 +62,38 @@ class Operation:
     parameters: tuple[Parameter, ...]
     params_validator: Any  # validates {"path": {...}, "query": {...}} or None when unconstrained
     body: Body | None
-    responses: dict[str, Any]
+    responses: dict[str, Any]  # status -> response object, references other than schemas followed
+
+
+def resolve_refs(document: dict[str, Any], node: Any) -> Any:
+    """``node`` with every ``$ref`` into ``document`` replaced by its target, except schema references.
+
+    Schema references (``#/components/schemas/...``) stay: validators compile each schema with
+    ``components`` at its root, where they resolve, and a recursive schema could not be inlined.
+    Siblings of a reference (OpenAPI 3.1 allows ``summary`` and ``description``) override the target's.
+    """
+    if isinstance(node, list):
+        return [resolve_refs(document, value) for value in node]
+    if not isinstance(node, dict):
+        return node
+    target = node.get("$ref")
+    if isinstance(target, str) and not target.startswith("#/components/schemas/"):
+        found = _lookup(document, target)
+        siblings = {key: value for key, value in node.items() if key != "$ref"}
+        return {**resolve_refs(document, found), **resolve_refs(document, siblings)}
+    return {key: resolve_refs(document, value) for key, value in node.items()}
+
+
+def _lookup(document: dict[str, Any], target: str) -> Any:
+    if not target.startswith("#/"):
+        raise ValueError(f"$ref {target!r}: only references inside the document are supported")
+    node: Any = document
+    for part in target[2:].split("/"):
+        part = part.replace("~1", "/").replace("~0", "~")
+        if not isinstance(node, dict) or part not in node:
+            raise ValueError(f"$ref {target!r} does not resolve")
+        node = node[part]
+    return node
 
 
 class Spec:
@@ -68,7 +103,8 @@ class Spec:
         self.document = document
         components = document.get("components", {})
         operations: dict[str, Operation] = {}
-        for path, item in (document.get("paths") or {}).items():
+        for path, raw_item in (document.get("paths") or {}).items():
+            item = resolve_refs(document, raw_item)
             shared = item.get("parameters", [])
             for method in HTTP_METHODS:
                 raw = item.get(method)
@@ -115,8 +151,6 @@ def _operation(
     groups: dict[str, dict[str, Any]] = {"path": {}, "query": {}}
     required: dict[str, list[str]] = {"path": [], "query": []}
     for p in [*shared, *raw.get("parameters", [])]:
-        if "$ref" in p:
-            p = components["parameters"][p["$ref"].rsplit("/", 1)[-1]]
         schema = p.get("schema", {"type": "string"})
         kind = _resolve(schema, components).get("type", "string")
         kind = next((t for t in kind if t != "null"), "string") if isinstance(kind, list) else kind
