@@ -80,7 +80,8 @@ class Contract:
         for one in self.specs:
             for tag in one.document.get("tags") or []:
                 self._vendor_of_tag[tag["name"]] = CONTROL if one is control else tag.get("x-vendor")
-        self._prefixes = [(re.compile(pattern), tag) for pattern, tag in self.prefixes()]
+        self._prefix_table = self._derive_prefixes()
+        self._prefixes = [(re.compile(pattern), tag) for pattern, tag in self._prefix_table]
         self._validators: dict[tuple[str, str, str], Any] = {}
 
     # -- requests --------------------------------------------------------------------------------
@@ -97,6 +98,9 @@ class Contract:
         other tags claim the shortest leading segments of their operations' paths that no other
         tag's operation shares (``.../projects/{appid}/call`` for telephony).
         """
+        return list(self._prefix_table)
+
+    def _derive_prefixes(self) -> list[tuple[str, str]]:
         paths: dict[str, list[list[str]]] = {}
         for one in self.specs:
             for op in one.operations.values():
@@ -113,7 +117,14 @@ class Contract:
                 prefix = declared[tag]
                 found.append((prefix.strip("/").count("/") + 1, _prefix_pattern(prefix), tag))
                 continue
-            others = [p for other, ps in paths.items() if other != tag for p in ps]
+            # Only a template with the same first segment (or a parameter there) can share a prefix.
+            others = [
+                p
+                for other, ps in paths.items()
+                if other != tag
+                for p in ps
+                if any(p[0] == s[0] or p[0].startswith("{") for s in own)
+            ]
             for segments in own:
                 n = next(
                     (n for n in range(1, len(segments) + 1) if not any(_overlap(segments[:n], o) for o in others)),
@@ -181,9 +192,9 @@ class Contract:
         key = (op.operation_id, status, media)
         if key not in self._validators:
             schema = op.responses[status]["content"][media].get("schema")
-            components = self._spec_of[op.operation_id].document.get("components", {})
+            schemas = (self._spec_of[op.operation_id].document.get("components") or {}).get("schemas", {})
             self._validators[key] = (
-                None if schema is None else jsonschema_rs.validator_for({**schema, "components": components})
+                None if schema is None else jsonschema_rs.validator_for({**schema, "components": {"schemas": schemas}})
             )
         return self._validators[key]
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 import pytest
 
 from mockserver.contract import CONTROL, Contract, PathTable, load_contract
-from mockserver.spec import Spec, load_spec, resolve_refs
+from mockserver.spec import Spec, load_spec, resolve_path_item
 
 AG = "/api/conversational-ai-agent/v2"
 JSON = {"content-type": "application/json"}
@@ -107,30 +109,47 @@ def test_control_plane_errors_fall_under_default(contract: Contract) -> None:
     assert contract.check_response(op, 418, {"content-type": "application/problem+json"}, problem) == []
 
 
-def test_resolve_refs_follows_everything_but_schemas() -> None:
-    document = {
+def test_references_to_shared_parts_are_followed_and_schemas_kept() -> None:
+    document: dict[str, Any] = {
         "components": {
             "responses": {"Gone": {"description": "gone", "headers": {"X": {"$ref": "#/components/headers/X"}}}},
             "headers": {"X": {"description": "x", "schema": {"$ref": "#/components/schemas/S"}}},
+            "parameters": {"Id": {"name": "id", "in": "path", "required": True}},
+            "examples": {"E": {"value": {"$ref": "data, not a reference"}}},
             "schemas": {"S": {"type": "string"}},
         }
     }
-    node = {"410": {"$ref": "#/components/responses/Gone", "description": "gone for good"}}
-    assert resolve_refs(document, node) == {
-        "410": {
-            "description": "gone for good",
-            "headers": {"X": {"description": "x", "schema": {"$ref": "#/components/schemas/S"}}},
-        }
+    item = {
+        "parameters": [{"$ref": "#/components/parameters/Id"}],
+        "get": {
+            "responses": {
+                "410": {"$ref": "#/components/responses/Gone", "description": "gone for good"},
+                "200": {
+                    "description": "ok",
+                    "content": {"application/json": {"examples": {"e": {"$ref": "#/components/examples/E"}}}},
+                },
+            }
+        },
     }
+    resolved = resolve_path_item(document, item)
+    assert resolved["parameters"] == [{"name": "id", "in": "path", "required": True}]
+    assert resolved["get"]["responses"]["410"] == {
+        "description": "gone for good",
+        "headers": {"X": {"description": "x", "schema": {"$ref": "#/components/schemas/S"}}},
+    }
+    examples = resolved["get"]["responses"]["200"]["content"]["application/json"]["examples"]
+    assert examples == {"e": {"value": {"$ref": "data, not a reference"}}}
+    assert item["get"]["responses"]["410"]["$ref"] == "#/components/responses/Gone", "the document is untouched"
     with pytest.raises(ValueError, match="does not resolve"):
-        resolve_refs(document, {"$ref": "#/components/responses/Missing"})
+        resolve_path_item(document, {"parameters": [{"$ref": "#/components/parameters/Missing"}]})
 
 
 def test_operations_hold_their_responses_with_references_followed() -> None:
     spec = load_spec()
     raw = spec.document["paths"][f"{AG}/projects/{{appid}}/join"]["post"]["responses"]["401"]
     assert raw == {"$ref": "#/components/responses/AgoraUnauthorized"}
-    assert spec.operations["start_agent"].responses["401"] == resolve_refs(spec.document, raw)
+    shared = spec.document["components"]["responses"]["AgoraUnauthorized"]
+    assert spec.operations["start_agent"].responses["401"] == shared
     assert [p.name for p in spec.operations["get_agent"].parameters] == ["appid", "agent_id"]
 
 

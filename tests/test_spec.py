@@ -14,7 +14,7 @@ import pytest
 import yaml
 from openapi_spec_validator import validate
 
-from mockserver.spec import resolve_refs
+from mockserver.spec import resolve_path_item
 
 SPEC_PATH = Path(__file__).parents[1] / "openapi.yaml"
 DIGEST_PATH = Path(__file__).with_name("contract_digest.json")
@@ -75,7 +75,8 @@ DOC = _load()
 def _operations(doc: dict[str, Any]) -> dict[str, tuple[str, str, dict[str, Any]]]:
     """operationId -> (METHOD, path, operation object with references other than schemas followed)."""
     ops: dict[str, tuple[str, str, dict[str, Any]]] = {}
-    for path, item in resolve_refs(doc, doc["paths"]).items():
+    for path, raw in doc["paths"].items():
+        item = resolve_path_item(doc, raw)
         for method in HTTP_METHODS:
             if method in item:
                 operation = item[method]
