@@ -281,6 +281,14 @@ def test_refs_stay_in_components_and_resolve() -> None:
             node = node[part]
 
 
+def test_schemas_refer_only_to_schemas() -> None:
+    # Validators compile each schema with components.schemas alone at its root.
+    inside_schemas = [(where, target) for where, target in _refs(DOC) if "/schema" in where]
+    assert inside_schemas
+    for where, target in inside_schemas:
+        assert target.startswith("#/components/schemas/"), f"{where}: a schema refers to {target!r}"
+
+
 def test_every_component_schema_compiles_and_is_used() -> None:
     schemas = DOC["components"]["schemas"]
     used = {target.rsplit("/", 1)[-1] for _, target in _refs(DOC) if target.startswith("#/components/schemas/")}
