@@ -123,7 +123,7 @@ class Contract:
                 for other, ps in paths.items()
                 if other != tag
                 for p in ps
-                if any(p[0] == s[0] or p[0].startswith("{") for s in own)
+                if any(p[0] == s[0] or "{" in p[0] + s[0] for s in own)
             ]
             for segments in own:
                 n = next(
