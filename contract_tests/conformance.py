@@ -101,7 +101,7 @@ def build_schema(target: Target, resources: Resources) -> schemathesis.BaseSchem
         """The target's credentials for the operation's vendor."""
 
         def get(self, case: schemathesis.Case, ctx: schemathesis.AuthContext) -> tuple[str, str] | None:
-            if case.operation.path.startswith("/v1/"):
+            if report.vendor_of(case.operation.path) == "bithuman":
                 return ("api-secret", creds.bithuman_secret) if creds.bithuman_secret else None
             authorization = creds.agora_authorization
             return ("Authorization", authorization) if authorization else None

@@ -93,8 +93,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         label = getattr(item, "operation_label", None)
         if label is not None:  # a schemathesis item: one operation
             method, _, path = label.partition(" ")
-            op = report.operation_of(method, path.replace("{", "").replace("}", ""))
-            item.add_marker(getattr(pytest.mark, safety(op or "")))
+            op = report.operation_of(method, path)  # a template matches itself
+            item.add_marker(getattr(pytest.mark, safety(op.operation_id if op is not None else "")))
         marks = [m.name for m in item.iter_markers() if m.name in MARKS]
         assert marks, f"{item.nodeid}: every contract test is marked safe, costly or destructive"
 

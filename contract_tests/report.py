@@ -11,14 +11,13 @@ commands, secrets masked.
 from __future__ import annotations
 
 import json
-import re
 import shlex
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any
 
-from mockserver.spec import load_spec
+from mockserver.contract import load_contract
+from mockserver.spec import Operation, load_spec
 
 __all__ = [
     "STATS",
@@ -39,34 +38,18 @@ _SKIPPED_HEADERS = {"host", "content-length", "accept-encoding", "connection", "
 
 
 def vendor_of(path: str) -> str | None:
-    if path.startswith("/v1/"):
-        return "bithuman"
-    if path.startswith("/api/conversational-ai-agent/"):
-        return "agora"
-    if path.startswith("/_mock"):
-        return "control"
-    return None
+    """``bithuman``, ``agora``, ``control`` (the control plane) or None, as the contract's tags say."""
+    return load_contract().vendor_of(path)
 
 
-@cache
-def _routes() -> list[tuple[re.Pattern[str], str, str]]:
-    routes = []
-    for op in load_spec().operations.values():
-        pattern = re.sub(r"\{[^}]+\}", "[^/]+", op.path)
-        routes.append((re.compile(f"^{pattern}$"), op.method.upper(), op.operation_id))
-    return routes
-
-
-def operation_of(method: str, path: str) -> str | None:
-    """The operationId a request is for, or None (control plane, unknown route)."""
-    for pattern, op_method, op_id in _routes():
-        if op_method == method.upper() and pattern.match(path):
-            return op_id
-    return None
+def operation_of(method: str, path: str) -> Operation | None:
+    """The vendor operation a request is for, or None (control plane, unknown route)."""
+    op = load_contract().match(method, path)
+    return op if op is not None and op.operation_id in load_spec().operations else None
 
 
 def all_operations() -> list[str]:
-    return sorted(op_id for _, _, op_id in _routes())
+    return sorted(load_spec().operations)
 
 
 @dataclass
@@ -109,7 +92,7 @@ def record_http(response: Any) -> None:
     path = request.url.path
     operation = operation_of(request.method, path)
     if operation is not None:
-        STATS.model[f"{operation} {response.status_code}"] += 1
+        STATS.model[f"{operation.operation_id} {response.status_code}"] += 1
     _RECENT.append(
         f"{as_curl(request.method, str(request.url), dict(request.headers), request.content)}"
         f"    # -> {response.status_code}"

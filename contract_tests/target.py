@@ -32,7 +32,6 @@ __all__ = ["DEFAULT_FIXTURE", "IN_PROCESS_URL", "Target"]
 
 DEFAULT_FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "default.yaml"
 IN_PROCESS_URL = "http://127.0.0.1:8080"  # the spec's own server: what schemathesis uses in process
-BITHUMAN_PREFIX = "/v1/"
 
 
 @dataclass
@@ -68,7 +67,7 @@ class Target:
         return self.control is not None
 
     def base_url(self, path: str) -> str:
-        return self.bithuman_url if path.startswith(BITHUMAN_PREFIX) else self.agora_url
+        return self.bithuman_url if report.vendor_of(path) == "bithuman" else self.agora_url
 
     def new_http(self, *, record: bool = True) -> Http:
         """A fresh client for one test (the in-process one calls the app directly)."""

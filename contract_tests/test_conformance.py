@@ -18,6 +18,8 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis.errors import FlakyStrategyDefinition
 from schemathesis.generation.stateful.state_machine import StepInput, StepOutput
 
+from mockserver.spec import load_spec
+
 from . import repairs, report, session
 from .conformance import ConformanceSchema, operation_id
 
@@ -38,8 +40,7 @@ _NEEDS = {
 
 
 def _skip_without_credentials(path: str, op: str = "") -> None:
-    vendor = "bithuman" if path.startswith("/v1/") else "agora"
-    names, present = _NEEDS[vendor]
+    names, present = _NEEDS[report.vendor_of(path) or "agora"]
     if not present():
         pytest.skip(f"--target real needs {names} in the environment")
     env = TARGET.env
@@ -92,7 +93,7 @@ def test_stateful_links_reach_every_linked_operation(producer: str) -> None:
     # there are any, and an operation under /projects/{appid} never counts as one next to an
     # account-level POST, so together the agents and calls would never be started.
     if REAL:
-        _skip_without_credentials("/api", producer)
+        _skip_without_credentials(load_spec().operations[producer].path, producer)
     linked = schema.include(operation_id=[producer, *LINKED[producer]])
     reached: Counter[str] = Counter()
     Machine = linked.as_state_machine()
@@ -146,5 +147,5 @@ def _link_name(transition_id: str) -> str:
     source, _, rest = transition_id.partition(" -> ")
     link = rest.rsplit(" -> ", 1)[0]
     method, _, path = source.partition(" ")
-    op = report.operation_of(method, path.replace("{", "").replace("}", "")) or source
-    return f"{op} {link.replace('] ', ' ')}]"
+    op = report.operation_of(method, path)  # a template matches itself
+    return f"{op.operation_id if op is not None else source} {link.replace('] ', ' ')}]"

@@ -20,15 +20,13 @@ from .admin import handlers as admin_handlers
 from .admin import live as admin_live
 from .api import agora, bithuman, telephony
 from .api.base import Call, Family
+from .contract import load_contract
 from .fixtures import load_fixture_file
 from .routing import DEFAULT_BODY_LIMIT, NotFound, SpecRouter, bind, build_endpoints
 from .spec import load_spec
 from .world import World
 
-__all__ = ["VENDOR_PREFIXES", "create_app", "default_handlers"]
-
-AGORA_PREFIX = "/api/conversational-ai-agent"
-VENDOR_PREFIXES = {"bithuman": "/v1/", "agora": AGORA_PREFIX + "/", "control plane": "/_mock"}
+__all__ = ["create_app", "default_handlers"]
 
 
 def default_handlers() -> dict[str, Callable[[Call], Any]]:
@@ -82,17 +80,10 @@ def create_app(
     bound = bind(vendor_spec, table, families) + bind(admin_spec, table, families)
     endpoints = build_endpoints(bound, world, body_limit)
     known = [(b.operation.method, b.operation.path, b.operation.operation_id) for b in bound]
-    not_found = NotFound(
-        [
-            ("/v1/", families["bitHuman Agent Context"]),
-            (AGORA_PREFIX + "/v2/phone-numbers", families["Agora Phone Numbers"]),
-            (AGORA_PREFIX + "/v2/projects/[^/]+/calls?(/|$)", families["Agora Telephony"]),
-            (AGORA_PREFIX + "/", families["Agora Agents"]),
-        ],
-        families["Control plane"],
-        known,
-        world,
-    )
+    # An unknown path is answered in the envelope of the tag whose prefix it is under (the
+    # contract's table: each tag's x-path-prefix, or what its operations' paths alone start with).
+    prefixes = [(pattern, families[tag]) for pattern, tag in load_contract().prefixes() if tag in families]
+    not_found = NotFound(prefixes, families["Control plane"], known, world)
     app = Starlette()
     # Routing is the spec's table (see SpecRouter); Starlette keeps the middleware stack around it.
     app.router = SpecRouter(endpoints, not_found)  # type: ignore[assignment]

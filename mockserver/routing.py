@@ -28,6 +28,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .api.base import Call, Family
 from .fixtures import YamlLimitError, parse_yaml
+from .contract import PathTable
 from .spec import Operation, Spec, check_body, check_params
 from .world import World
 from .world.errors import DomainError
@@ -86,38 +87,26 @@ def build_endpoints(bound: list[Bound], world: World, body_limit: int = DEFAULT_
 
 
 class SpecRouter:
-    """The ASGI router of the spec paths: a dict lookup by path shape, then a regex or two.
+    """The ASGI router of the spec paths: the contract's ``PathTable`` of endpoints.
 
-    Templates are bucketed by (first segment, number of segments), so a request is compared with
-    the one to three templates of its shape instead of every route in turn. Within a bucket,
-    templates with fewer parameters come first, so a literal segment wins over a parameter.
+    A request is compared only with the one to three templates of its shape (first segment,
+    number of segments); a literal segment wins over a parameter.
     """
 
     def __init__(self, endpoints: dict[str, PathEndpoint], default: ASGIApp) -> None:
         self.default = default
-        self.buckets: dict[tuple[str, int], list[tuple[re.Pattern[str], PathEndpoint]]] = {}
-        for template in sorted(endpoints, key=lambda t: t.count("{")):
-            segments = template.strip("/").split("/")
-            # The pattern keeps the template's own slashes (``/_mock/`` is not ``/_mock``).
-            pattern = "/".join(
-                f"(?P<{seg[1:-1]}>[^/]+)" if seg.startswith("{") else re.escape(seg) for seg in template.split("/")
-            )
-            key = (segments[0], len(segments))
-            self.buckets.setdefault(key, []).append((re.compile(f"^{pattern}$"), endpoints[template]))
+        self.table = PathTable(endpoints)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await _lifespan(receive, send)
             return
-        path: str = scope["path"]
-        first, _, rest = path.strip("/").partition("/")
-        for pattern, endpoint in self.buckets.get((first, rest.count("/") + 2 if rest else 1), ()):
-            match = pattern.match(path)
-            if match is not None:
-                scope["path_params"] = match.groupdict()
-                await endpoint(scope, receive, send)
-                return
-        await self.default(scope, receive, send)
+        found = self.table.match(scope["path"])
+        if found is None:
+            await self.default(scope, receive, send)
+            return
+        endpoint, scope["path_params"] = found
+        await endpoint(scope, receive, send)
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

@@ -1,9 +1,14 @@
 """The contract, loaded once: operations indexed by operationId, request validators compiled.
 
-``openapi.yaml`` ships inside the package (read through ``importlib.resources``). Each
-operation's path, query and body schemas are compiled once into JSON Schema 2020-12 validators
-(jsonschema-rs); a request is then checked with one fast ``is_valid`` call, and only a failing
-request pays for building a readable error.
+``openapi.yaml`` ships inside the package (read through ``importlib.resources``). What several
+operations share (responses, parameters, headers, examples, links) is written once under
+``components`` and referenced; ``Spec`` follows those references when it indexes the operations
+(``resolve_path_item``), so an ``Operation`` holds its parameters, body and responses as they
+apply. Schema references are kept: every schema compiles with ``components`` at its root. Each
+operation's path, query and body
+schemas are compiled once into JSON Schema 2020-12 validators (jsonschema-rs); a request is then
+checked with one fast ``is_valid`` call, and only a failing request pays for building a readable
+error.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import yaml
 
 from .world.errors import DomainError
 
-__all__ = ["Body", "Operation", "Parameter", "Spec", "load_document", "load_spec"]
+__all__ = ["Body", "Operation", "Parameter", "Spec", "load_document", "load_spec", "resolve_path_item"]
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 _SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -58,7 +63,75 @@ class Operation:
     parameters: tuple[Parameter, ...]
     params_validator: Any  # validates {"path": {...}, "query": {...}} or None when unconstrained
     body: Body | None
-    responses: dict[str, Any]
+    responses: dict[str, Any]  # status -> response object, references other than schemas followed
+
+
+def resolve_path_item(document: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:
+    """A path item with its references to shared parts followed: parameters, request bodies,
+    responses and, inside those, headers, examples and links.
+
+    References are followed where OpenAPI allows a Reference Object, not everywhere a ``$ref`` key
+    appears (an example's value is data). Schemas are left as written: validators compile each with
+    ``components`` at its root, where their references resolve. Shared parts are not copied, so
+    treat the result as read-only.
+    """
+    out = dict(item)
+    if "parameters" in item:
+        out["parameters"] = [_follow(document, p) for p in item["parameters"]]
+    for method in HTTP_METHODS:
+        if method in item:
+            op = out[method] = dict(item[method])
+            if "parameters" in op:
+                op["parameters"] = [_follow(document, p) for p in op["parameters"]]
+            if "requestBody" in op:
+                op["requestBody"] = _with_content(document, _follow(document, op["requestBody"]))
+            if "responses" in op:
+                op["responses"] = {
+                    status: _response(document, _follow(document, r)) for status, r in op["responses"].items()
+                }
+    return out
+
+
+def _follow(document: dict[str, Any], node: Any) -> Any:
+    # A Reference Object's siblings (OpenAPI 3.1: summary, description) override its target's.
+    while isinstance(node, dict) and isinstance(node.get("$ref"), str):
+        siblings = {key: value for key, value in node.items() if key != "$ref"}
+        target = _lookup(document, node["$ref"])
+        node = {**target, **siblings} if siblings else target
+    return node
+
+
+def _response(document: dict[str, Any], response: dict[str, Any]) -> dict[str, Any]:
+    out = _with_content(document, response)
+    for part in ("headers", "links"):
+        if part in response:
+            out[part] = {name: _follow(document, value) for name, value in response[part].items()}
+    return out
+
+
+def _with_content(document: dict[str, Any], holder: dict[str, Any]) -> dict[str, Any]:
+    content = holder.get("content")
+    if not content or not any("examples" in media for media in content.values()):
+        return holder
+    media_types = {
+        name: {**media, "examples": {k: _follow(document, e) for k, e in media["examples"].items()}}
+        if "examples" in media
+        else media
+        for name, media in content.items()
+    }
+    return {**holder, "content": media_types}
+
+
+def _lookup(document: dict[str, Any], target: str) -> Any:
+    if not target.startswith("#/"):
+        raise ValueError(f"$ref {target!r}: only references inside the document are supported")
+    node: Any = document
+    for part in target[2:].split("/"):
+        part = part.replace("~1", "/").replace("~0", "~")
+        if not isinstance(node, dict) or part not in node:
+            raise ValueError(f"$ref {target!r} does not resolve")
+        node = node[part]
+    return node
 
 
 class Spec:
@@ -66,9 +139,12 @@ class Spec:
 
     def __init__(self, document: dict[str, Any]) -> None:
         self.document = document
-        components = document.get("components", {})
+        # Schemas refer only to schemas: compiling each validator with just those at its root keeps
+        # the shared responses and examples out of every compile (jsonschema-rs walks the whole root).
+        components = {"schemas": (document.get("components") or {}).get("schemas", {})}
         operations: dict[str, Operation] = {}
-        for path, item in (document.get("paths") or {}).items():
+        for path, raw_item in (document.get("paths") or {}).items():
+            item = resolve_path_item(document, raw_item)
             shared = item.get("parameters", [])
             for method in HTTP_METHODS:
                 raw = item.get(method)
@@ -115,8 +191,6 @@ def _operation(
     groups: dict[str, dict[str, Any]] = {"path": {}, "query": {}}
     required: dict[str, list[str]] = {"path": [], "query": []}
     for p in [*shared, *raw.get("parameters", [])]:
-        if "$ref" in p:
-            p = components["parameters"][p["$ref"].rsplit("/", 1)[-1]]
         schema = p.get("schema", {"type": "string"})
         kind = _resolve(schema, components).get("type", "string")
         kind = next((t for t in kind if t != "null"), "string") if isinstance(kind, list) else kind

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +14,10 @@ import pytest
 import yaml
 from openapi_spec_validator import validate
 
+from mockserver.spec import resolve_path_item
+
 SPEC_PATH = Path(__file__).parents[1] / "openapi.yaml"
+DIGEST_PATH = Path(__file__).with_name("contract_digest.json")
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
@@ -67,9 +73,10 @@ DOC = _load()
 
 
 def _operations(doc: dict[str, Any]) -> dict[str, tuple[str, str, dict[str, Any]]]:
-    """operationId -> (METHOD, path, operation object)."""
+    """operationId -> (METHOD, path, operation object with references other than schemas followed)."""
     ops: dict[str, tuple[str, str, dict[str, Any]]] = {}
-    for path, item in doc["paths"].items():
+    for path, raw in doc["paths"].items():
+        item = resolve_path_item(doc, raw)
         for method in HTTP_METHODS:
             if method in item:
                 operation = item[method]
@@ -274,12 +281,71 @@ def test_refs_stay_in_components_and_resolve() -> None:
             node = node[part]
 
 
+def test_schemas_refer_only_to_schemas() -> None:
+    # Validators compile each schema with components.schemas alone at its root.
+    inside_schemas = [(where, target) for where, target in _refs(DOC) if "/schema" in where]
+    assert inside_schemas
+    for where, target in inside_schemas:
+        assert target.startswith("#/components/schemas/"), f"{where}: a schema refers to {target!r}"
+
+
 def test_every_component_schema_compiles_and_is_used() -> None:
     schemas = DOC["components"]["schemas"]
     used = {target.rsplit("/", 1)[-1] for _, target in _refs(DOC) if target.startswith("#/components/schemas/")}
     for name in schemas:
         _schema(name)
         assert name in used, f"components.schemas.{name} is never referenced"
+
+
+SHARED_KINDS = ("responses", "parameters", "headers", "examples", "links")
+
+
+def test_every_shared_component_is_used() -> None:
+    used = {target for _, target in _refs(DOC)}
+    for kind in SHARED_KINDS:
+        for name in DOC["components"].get(kind, {}):
+            assert f"#/components/{kind}/{name}" in used, f"components.{kind}.{name} is never referenced"
+
+
+def _written_parts(doc: dict[str, Any]) -> list[tuple[str, str, Any]]:
+    """(kind, where, object) of every response, parameter, header, example and link written out in full."""
+    parts = [
+        (kind, f"components.{kind}.{name}", value)
+        for kind in SHARED_KINDS
+        for name, value in doc["components"].get(kind, {}).items()
+    ]
+    responses = [(f"components.responses.{n}", r) for n, r in doc["components"].get("responses", {}).items()]
+    media: list[tuple[str, Any]] = []
+    for path, item in doc["paths"].items():
+        for method in HTTP_METHODS:
+            if method not in item:
+                continue
+            where = f"{method.upper()} {path}"
+            op = item[method]
+            parts += [("parameters", f"{where} parameters", p) for p in op.get("parameters", []) if "$ref" not in p]
+            media += [(f"{where} requestBody", m) for m in (op.get("requestBody") or {}).get("content", {}).values()]
+            written = [(f"{where} {status}", r) for status, r in op["responses"].items() if "$ref" not in r]
+            parts += [("responses", label, r) for label, r in written]
+            responses += written
+    for label, response in responses:
+        for kind in ("headers", "links"):
+            written = (response.get(kind) or {}).items()
+            parts += [(kind, f"{label} {kind}.{n}", v) for n, v in written if "$ref" not in v]
+        media += [(label, m) for m in (response.get("content") or {}).values()]
+    for label, m in media:
+        examples = (m.get("examples") or {}).items()
+        parts += [("examples", f"{label} example {n}", e) for n, e in examples if "$ref" not in e]
+    return parts
+
+
+def test_shared_parts_are_written_once() -> None:
+    # Adding an operation means writing what is new about it: a response, parameter, header, example or
+    # link that two places spell out in full belongs in components, referenced from both.
+    first: dict[tuple[str, str], str] = {}
+    for kind, where, value in _written_parts(DOC):
+        key = (kind, json.dumps(value, sort_keys=True))
+        assert key not in first, f"{where} repeats {first[key]}: move it to components.{kind} and reference it"
+        first[key] = where
 
 
 def test_yaml_has_no_anchors_or_aliases() -> None:
@@ -442,3 +508,65 @@ def test_bodyless_agora_operations() -> None:
         body = OPERATIONS[op_id][2]["requestBody"]
         assert body["required"] is False
         assert body["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/EmptyObject"}
+
+
+# --------------------------------------------------------------------------------------------------
+# 7. What each operation means, references followed, is pinned.
+# --------------------------------------------------------------------------------------------------
+
+
+def _lookup(doc: dict[str, Any], target: str) -> Any:
+    node: Any = doc
+    for part in target[2:].split("/"):
+        node = node[part.replace("~1", "/").replace("~0", "~")]
+    return node
+
+
+def _dereferenced(doc: dict[str, Any], node: Any, seen: tuple[str, ...] = ()) -> Any:
+    """``node`` with every ``$ref`` replaced by its target, siblings laid over it (a recursive one stays)."""
+    if isinstance(node, list):
+        return [_dereferenced(doc, value, seen) for value in node]
+    if not isinstance(node, dict):
+        return node
+    target = node.get("$ref")
+    siblings = {key: _dereferenced(doc, value, seen) for key, value in node.items() if key != "$ref"}
+    if not isinstance(target, str) or target in seen:
+        return {**siblings, "$ref": target} if isinstance(target, str) else siblings
+    return {**_dereferenced(doc, _lookup(doc, target), (*seen, target)), **siblings}
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
+
+
+def contract_digests(doc: dict[str, Any]) -> dict[str, Any]:
+    """operationId -> digests of its parameters, request body and each response, dereferenced."""
+    digests: dict[str, Any] = {}
+    for item in doc["paths"].values():
+        for method in HTTP_METHODS:
+            if method not in item:
+                continue
+            op = item[method]
+            parameters = [*item.get("parameters", []), *op.get("parameters", [])]
+            digests[op["operationId"]] = {
+                "parameters": _digest(_dereferenced(doc, parameters)),
+                "requestBody": _digest(_dereferenced(doc, op.get("requestBody"))),
+                "responses": {status: _digest(_dereferenced(doc, r)) for status, r in op["responses"].items()},
+            }
+    return digests
+
+
+def test_operations_mean_what_the_pinned_digests_say() -> None:
+    # Moving repeated parts into components must not change what any operation says. After an
+    # intended change of the contract, rewrite the digests: python tests/test_spec.py
+    pinned = json.loads(DIGEST_PATH.read_text(encoding="utf-8"))
+    actual = contract_digests(DOC)
+    assert set(actual) == set(pinned)
+    for op_id, parts in pinned.items():
+        assert actual[op_id] == parts, f"{op_id}: dereferenced parameters, body or responses changed"
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["--write-digests"]:
+        sys.exit("usage: python tests/test_spec.py --write-digests  (after an intended change of openapi.yaml)")
+    DIGEST_PATH.write_text(json.dumps(contract_digests(DOC), indent=1, sort_keys=True) + "\n", encoding="utf-8")

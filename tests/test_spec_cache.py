@@ -7,7 +7,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from mockserver.spec import load_document
+from mockserver.spec import Spec, load_document
 
 
 def test_cached_document_equals_the_parsed_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -25,3 +25,16 @@ def test_cache_can_be_turned_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("MOCKSERVER_NO_CACHE", "1")
     assert load_document()["openapi"].startswith("3.1")
     assert not (tmp_path / "agent-mockserver").exists()
+
+
+def test_a_spec_from_the_cache_follows_the_same_references(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The cache holds the document as written; references are followed when the spec is built, so a
+    # cached document gives the same operations, shared responses and parameters included.
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    parsed = Spec(load_document())
+    cached = Spec(load_document())
+    assert list((tmp_path / "agent-mockserver").glob("openapi.yaml-*.json"))
+    assert cached.operations["start_agent"].responses["401"]["content"]
+    for op_id, op in parsed.operations.items():
+        assert cached.operations[op_id].responses == op.responses, op_id
+        assert cached.operations[op_id].parameters == op.parameters, op_id
