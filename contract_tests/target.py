@@ -23,6 +23,7 @@ from starlette.testclient import TestClient
 
 from mockserver.client import ControlClient
 
+from . import report
 from .credentials import Credentials
 from .http import Http
 from .real_env import RealEnv

@@ -27,8 +27,8 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .api.base import Call, Family
-from .fixtures import YamlLimitError, parse_yaml
 from .contract import PathTable
+from .fixtures import YamlLimitError, parse_yaml
 from .spec import Operation, Spec, check_body, check_params
 from .world import World
 from .world.errors import DomainError
