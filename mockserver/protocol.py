@@ -6,7 +6,8 @@ a byte at a time, and with httptools it keeps every header byte it is sent. A fe
 connections exhaust the process's file descriptors. ``LimitedProtocol`` (uvicorn's httptools
 protocol, subclassed) adds:
 
-- a connection limit: a connection over it is answered 503 and closed at once;
+- a connection limit: over it, the connection idle the longest is closed to make room, or, when
+  every connection is busy, the new one is answered 503 and closed at once;
 - a deadline for the request head and one for the body (408, then close);
 - a cap on the URL and on the request head: the rest is discarded and the request reaches the app
   marked (``guard.HEAD_TOO_LARGE``), so the refusal (414 / 431) is rendered in the vendor's
@@ -139,19 +140,42 @@ class LimitedProtocol(HttpToolsProtocol):
         self._deadline: asyncio.TimerHandle | None = None
         self._url_size = 0
         self._head_size = 0
+        self._idle_since = 0.0
 
     # -- connection ----------------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        if len(self.connections) > self.limits.max_connections:
+        self._idle_since = self.loop.time()
+        if len(self.connections) > self.limits.max_connections and not self._evict_idle():
             limit = self.limits.max_connections
-            THROTTLED("connections", f"refusing connections: {limit} are open (--max-connections)")
+            THROTTLED("connections", f"refusing connections: {limit} are open and busy (--max-connections)")
             transport.write(_plain(b"503 Service Unavailable", b"Too many open connections\n"))
             transport.close()
             return
         # A client that connects and sends nothing gets as long as one that sends a slow head.
         self._arm(self.limits.header_timeout)
+
+    def _idle(self) -> bool:
+        # No request being answered: a client that has sent nothing, or only part of a head (the
+        # slow clients of an attack), or one kept alive after its answer.
+        return (self.cycle is None or self.cycle.response_complete) and not self.pipeline
+
+    def _evict_idle(self) -> bool:
+        """Close the connection idle the longest, so that a crowd of idle or slow clients cannot
+        lock out one with a request. False if every connection is busy."""
+        idle = [c for c in self.connections if isinstance(c, LimitedProtocol) and c is not self and c._idle()]
+        if not idle:
+            return False
+        victim = min(idle, key=lambda c: c._idle_since)
+        THROTTLED("evict", "closing idle connections to admit new ones (--max-connections)", logging.INFO)
+        victim.transport.close()
+        victim.connections.discard(victim)  # counted out now; connection_lost follows
+        return True
+
+    def on_response_complete(self) -> None:
+        self._idle_since = self.loop.time()
+        super().on_response_complete()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()

@@ -141,6 +141,13 @@ class MockServer:
     """Serve an app (``create_app(**kwargs)`` unless given) on ``host``, in a thread.
 
     Use as a context manager, or call ``start()`` / ``stop()``.
+
+    Args:
+        app: the app to serve (``create_app(**kwargs)`` otherwise).
+        host: the address to bind; port: 0 picks a free one.
+        limits: connection limits and timeouts (``protocol.Limits``; defaults otherwise).
+        allow_hosts: ``Host`` names served besides loopback names and IP literals (``*``: any).
+        **kwargs: ``create_app`` options (``fixtures``, ``seed``, ``control_token``, ...).
     """
 
     def __init__(

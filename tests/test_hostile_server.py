@@ -160,19 +160,41 @@ def test_a_slow_request_body_is_timed_out(tight: MockServer) -> None:
     assert response == b"" or status_of(response) == 408
 
 
-def test_connections_over_the_limit_are_refused_and_the_limit_frees_up(tight: MockServer) -> None:
-    held = [connect(tight) for _ in range(4)]
+def test_idle_connections_make_room_for_a_client_with_a_request(tight: MockServer) -> None:
+    idle = [connect(tight) for _ in range(8)]  # twice the limit, sending nothing
     try:
-        for sock in held:  # each one served: the server counts it
-            sock.sendall(b"GET /_mock/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        for _ in range(3):
+            with connect(tight) as sock:
+                sock.sendall(b"GET /_mock/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+                assert status_of(read_all(sock)) == 200
+        closed = 0
+        for sock in idle:  # the server closed the idle ones it needed room for (or timed them out)
+            sock.settimeout(0)
+            try:
+                closed += sock.recv(1) == b""
+            except BlockingIOError:
+                pass
+            except OSError:
+                closed += 1
+        assert closed >= 4
+    finally:
+        for sock in idle:
+            sock.close()
+
+
+def test_connections_over_the_limit_are_refused_when_all_are_busy(tight: MockServer) -> None:
+    streams = [connect(tight) for _ in range(4)]
+    try:
+        for sock in streams:  # an open event stream is a request being answered
+            sock.sendall(b"GET /_mock/events/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             assert status_of(read_head(sock)) == 200
         with connect(tight) as extra:
             assert status_of(read_all(extra)) == 503
     finally:
-        for sock in held:
+        for sock in streams:
             sock.close()
     statuses = []
-    for _ in range(200):  # the server notices the closed connections as it reads them
+    for _ in range(200):  # the server notices the closed streams as it reads them
         with connect(tight) as sock:
             sock.sendall(b"GET /_mock/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
             statuses.append(status_of(read_all(sock)))
