@@ -521,3 +521,67 @@ def test_control_plane_responses_forbid_framing_and_sniffing(plain: TestClient) 
         assert r.headers["x-frame-options"] == "DENY", path
         assert "frame-ancestors 'none'" in r.headers["content-security-policy"], path
         assert r.headers["x-content-type-options"] == "nosniff", path
+
+
+# -- in a real browser (skipped without playwright and Chromium, like tests/test_dashboard.py) -------
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    sync_api = pytest.importorskip("playwright.sync_api", exc_type=ImportError)
+    path = os.environ.get("MOCKSERVER_CHROMIUM", "/usr/bin/chromium")
+    if not os.path.exists(path):
+        pytest.skip(f"no Chromium at {path}")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=path, args=["--headless", "--no-sandbox", "--disable-gpu"])
+        yield browser
+        browser.close()
+
+
+def test_the_dashboard_takes_the_token_from_its_link(chromium: Any, guarded: MockServer) -> None:
+    from playwright.sync_api import expect
+
+    guarded.world.reset()
+    context = chromium.new_context()
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(guarded.url + "/_mock/#token=s3cret-token")
+    expect(page.locator("#conn")).to_have_text("Stream: Live")  # the stream took the token too
+    expect(page.locator("#tenant-list")).to_contain_text("demo-customer-id")
+    assert "token" not in page.url  # out of the address bar and the history
+    page.locator("#clock-freeze").click()  # a write: JSON and the token
+    expect(page.locator("#clock-mode")).to_have_text("frozen")
+    assert guarded.world.clock.frozen
+    context.close()
+    guarded.world.reset()
+    assert errors == []
+
+
+def test_a_page_on_another_origin_cannot_drive_the_control_plane(chromium: Any) -> None:
+    from playwright.sync_api import expect
+
+    with MockServer(fixtures=[DEFAULT_FIXTURE]) as mock, MockServer() as other:
+        attack = f"""
+            const target = "{mock.url}/_mock";
+            const attempts = [
+              fetch(target + "/bithuman/accounts", {{method: "POST", mode: "no-cors",
+                headers: {{"content-type": "text/plain"}}, body: JSON.stringify({{id: "evil", secrets: ["chosen"]}})}}),
+              fetch(target + "/faults", {{method: "POST", mode: "no-cors", body: new Blob(['{{"status": 503}}'])}}),
+              fetch(target + "/clock/freeze", {{method: "POST", mode: "no-cors"}}),
+              fetch(target + "/clock/freeze", {{method: "POST", headers: {{"content-type": "application/json"}},
+                body: "{{}}"}}),
+            ];
+            Promise.allSettled(attempts).then(() => {{ document.title = "done"; }});
+        """
+        context = chromium.new_context()
+        page = context.new_page()
+        # Another origin: a page of the second server outside its control plane (which would
+        # forbid the page's scripts any connection by its own CSP), with the attack run in it.
+        page.goto(other.url + "/v1/nothing-here")
+        page.evaluate(attack)
+        expect(page).to_have_title("done")
+        context.close()
+        assert "evil" not in mock.world.bithuman.accounts
+        assert mock.world.faults.list() == []
+        assert not mock.world.clock.frozen
