@@ -22,6 +22,7 @@ from .api import agora, bithuman, telephony
 from .api.base import Call, Family
 from .contract import load_contract
 from .fixtures import load_fixture_file
+from .guard import Guard, GuardSettings
 from .routing import DEFAULT_BODY_LIMIT, NotFound, SpecRouter, bind, build_endpoints
 from .spec import load_spec
 from .world import World
@@ -49,6 +50,8 @@ def create_app(
     body_limit: int = DEFAULT_BODY_LIMIT,
     handlers: Mapping[str, Callable[[Call], Any]] | None = None,
     access_log: bool = False,
+    control_token: str | None = None,
+    allowed_hosts: Iterable[str] | None = None,
 ) -> Starlette:
     """Build the mock.
 
@@ -60,6 +63,9 @@ def create_app(
         body_limit: the largest request body accepted, in bytes.
         handlers: replaces the operationId -> handler table (tests use it).
         access_log: wrap the app in the one-line-per-request logger.
+        control_token: when set, every control-plane request must carry it (see docs/security.md).
+        allowed_hosts: ``Host`` names served; ``None`` serves any (an app called in process).
+            ``MockServer`` and ``mockserver serve`` set them when they bind.
 
     Raises:
         MissingHandlerError: an operation of a spec has no handler.
@@ -89,6 +95,10 @@ def create_app(
     app.router = SpecRouter(endpoints, not_found)  # type: ignore[assignment]
     app.state.world = world
     app.state.started = time.monotonic()
+    app.state.guard = GuardSettings(
+        allowed_hosts=tuple(allowed_hosts) if allowed_hosts is not None else None, control_token=control_token or None
+    )
+    app.add_middleware(Guard, family_for=not_found.family_for, settings=app.state.guard)
     if access_log:
         app.add_middleware(AccessLog)
     return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import ipaddress
 import logging
 import shlex
 import sys
@@ -12,12 +13,12 @@ from importlib import resources
 from pathlib import Path
 
 import click
-import uvicorn
 
 from . import __version__
 from .app import create_app
 from .fixtures import FixtureError, load_fixture_file
-from .server import listening_socket
+from .protocol import Limits, default_max_connections
+from .server import listening_socket, serving
 from .world import World
 from .world.inbox import DEFAULT_INBOX_LIMIT
 from .world.journal import DEFAULT_JOURNAL_BYTES, DEFAULT_JOURNAL_LIMIT
@@ -38,14 +39,35 @@ def _resolve(fixtures: tuple[str, ...]) -> list[Path]:
     return [default_fixture() if f == "default" else Path(f) for f in fixtures]
 
 
-def banner(world: World, url: str) -> str:
+def _loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def banner(world: World, url: str, *, host: str = "127.0.0.1", token: str | None = None) -> str:
+    dashboard = f"{url}/_mock/" + (f"#token={token}" if token else "")
     lines = [
         f"agent-mockserver {__version__} serving on {url}",
         f"  bitHuman Agent Context API   {url}/v1/agent/{{agent_code}}/speak | /add-context"
         f"  (default dialect: {world.bithuman.default_dialect})",
         f"  Agora Conversational AI v2   {url}/api/conversational-ai-agent",
-        f"  Dashboard and control plane  {url}/_mock/  (spec: {url}/_mock/openapi.json)",
+        f"  Dashboard and control plane  {dashboard}  (spec: {url}/_mock/openapi.json)",
     ]
+    if not _loopback(host):
+        lines.append(
+            f"WARNING: listening on {host}: anyone who can reach this address can read every secret and"
+            " rearrange the world."
+        )
+        if token:
+            lines.append("  The control plane (/_mock/) needs the control token; the vendor APIs and their demo")
+            lines.append("  credentials below do not. See docs/security.md.")
+        else:
+            lines.append("  The control plane (/_mock/) has no authentication: set --control-token (or")
+            lines.append("  MOCKSERVER_CONTROL_TOKEN), or bind 127.0.0.1. See docs/security.md.")
     accounts = list(world.bithuman.accounts.values())
     if accounts:
         lines.append("Demo credentials (from the fixtures):")
@@ -98,7 +120,8 @@ def banner(world: World, url: str) -> str:
             f'                         username="{demo.id}", password="{demo.secret}")',
         ]
     if sample or demo is not None:
-        lines.append(f"  curl -s {url}/_mock/inbox")
+        auth = ["-H", f"Authorization: Bearer {token}"] if token else []
+        lines.append("  " + shlex.join(["curl", "-s", *auth, f"{url}/_mock/inbox"]))
     return "\n".join(lines)
 
 
@@ -155,6 +178,44 @@ def main() -> None:
     show_default=True,
     help="Bytes the request journal may keep; its oldest entries go first.",
 )
+@click.option(
+    "--allow-host",
+    "allow_hosts",
+    multiple=True,
+    metavar="NAME",
+    envvar="MOCKSERVER_ALLOW_HOSTS",
+    help="Host name served besides loopback names and IP addresses (repeatable; '*.example.test' "
+    "patterns; '*' allows any). Env: MOCKSERVER_ALLOW_HOSTS, comma-separated.",
+)
+@click.option(
+    "--control-token",
+    envvar="MOCKSERVER_CONTROL_TOKEN",
+    default=None,
+    metavar="TOKEN",
+    help="Require this token on every control-plane request (Authorization: Bearer, or X-Mock-Token). "
+    "Env: MOCKSERVER_CONTROL_TOKEN.",
+)
+@click.option(
+    "--max-connections",
+    type=click.IntRange(1),
+    default=default_max_connections(),
+    show_default=True,
+    help="Open connections at once; more are answered 503 and closed.",
+)
+@click.option("--keep-alive-timeout", type=click.FloatRange(1), default=5.0, show_default=True, help="Seconds.")
+@click.option(
+    "--header-timeout", type=click.FloatRange(0.1), default=10.0, show_default=True, help="Seconds for a request head."
+)
+@click.option(
+    "--body-timeout", type=click.FloatRange(0.1), default=30.0, show_default=True, help="Seconds for a request body."
+)
+@click.option(
+    "--max-header-bytes",
+    type=click.IntRange(1024),
+    default=64 * 1024,
+    show_default=True,
+    help="Request line plus headers; more is refused with 431.",
+)
 def serve(
     host: str,
     port: int,
@@ -166,6 +227,13 @@ def serve(
     inbox_limit: int,
     journal_limit: int,
     journal_bytes: int,
+    allow_hosts: tuple[str, ...],
+    control_token: str | None,
+    max_connections: int,
+    keep_alive_timeout: float,
+    header_timeout: float,
+    body_timeout: float,
+    max_header_bytes: int,
 ) -> None:
     """Serve both vendor APIs and the control plane."""
     level = getattr(logging, log_level.upper())
@@ -178,7 +246,9 @@ def serve(
         journal_bytes=journal_bytes,
     )
     try:
-        app = create_app(world, fixtures=[] if empty else _resolve(fixtures), access_log=True)
+        app = create_app(
+            world, fixtures=[] if empty else _resolve(fixtures), access_log=True, control_token=control_token
+        )
     except FixtureError as exc:
         raise click.ClickException(str(exc)) from None
     try:
@@ -187,10 +257,18 @@ def serve(
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     bound_port = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
-    click.echo(banner(world, f"http://{shown}:{bound_port}"))
-    config = uvicorn.Config(app, log_level=level, access_log=False, lifespan="off", timeout_graceful_shutdown=2)
-    server = uvicorn.Server(config)
-    # uvicorn re-raises the captured Ctrl-C after a graceful shutdown: that is a clean exit.
+    limits = Limits(
+        max_connections=max_connections,
+        keep_alive_timeout=keep_alive_timeout,
+        header_timeout=header_timeout,
+        body_timeout=body_timeout,
+        max_header_bytes=max_header_bytes,
+    )
+    hosts = [h.strip() for entry in allow_hosts for h in entry.split(",") if h.strip()]
+    server = serving(app, sock, limits=limits, hosts=hosts, log_level=level)
+    # The socket listens from here on: the banner means the mock is ready.
+    click.echo(banner(world, f"http://{shown}:{bound_port}", host=host, token=control_token))
+    # A second Ctrl-C forces uvicorn out with KeyboardInterrupt: still a stop on request.
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(server.serve(sockets=[sock]))
     click.echo("agent-mockserver stopped")

@@ -88,6 +88,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="use the mock server at this URL instead of starting one per session (env: MOCKSERVER_URL)",
     )
+    group.addoption(
+        "--mockserver-token",
+        default=None,
+        help="the mock's control token: sent on every control-plane request, and required by the session's "
+        "own mock (env: MOCKSERVER_CONTROL_TOKEN)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -116,6 +122,10 @@ def _external_url(config: pytest.Config) -> str | None:
     return config.getoption("mockserver_url", default=None) or os.environ.get("MOCKSERVER_URL") or None
 
 
+def _token(config: pytest.Config) -> str | None:
+    return config.getoption("mockserver_token", default=None) or os.environ.get("MOCKSERVER_CONTROL_TOKEN") or None
+
+
 # -- configuration fixtures (override them in a conftest.py) --------------------------------------
 
 
@@ -126,13 +136,16 @@ def mockserver_listen_address() -> tuple[str, int]:
 
 
 @pytest.fixture(scope="session")
-def mockserver_app_options() -> dict[str, Any]:
+def mockserver_app_options(pytestconfig: pytest.Config) -> dict[str, Any]:
     """``create_app`` options of the session's mock (in-thread and in-process).
 
     Defaults from the environment: ``MOCKSERVER_FIXTURES`` (paths joined with ``os.pathsep``; the
-    start-up world, empty otherwise), ``MOCKSERVER_SEED``, ``MOCKSERVER_BITHUMAN_DIALECT``.
+    start-up world, empty otherwise), ``MOCKSERVER_SEED``, ``MOCKSERVER_BITHUMAN_DIALECT``, and the
+    control token (``--mockserver-token`` / ``MOCKSERVER_CONTROL_TOKEN``).
     """
     options: dict[str, Any] = {}
+    if _token(pytestconfig):
+        options["control_token"] = _token(pytestconfig)
     if os.environ.get("MOCKSERVER_FIXTURES"):
         options["fixtures"] = [p for p in os.environ["MOCKSERVER_FIXTURES"].split(os.pathsep) if p]
     if os.environ.get("MOCKSERVER_SEED"):
@@ -183,11 +196,11 @@ def mockserver_url(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="session")
-def mockserver_client(mockserver_url: str) -> Iterator[ControlClient]:
-    """A ``ControlClient`` of the session's mock (HTTP)."""
+def mockserver_client(pytestconfig: pytest.Config, mockserver_url: str) -> Iterator[ControlClient]:
+    """A ``ControlClient`` of the session's mock (HTTP), with the control token if one is given."""
     from .client import ControlClient
 
-    with ControlClient(mockserver_url) as client:
+    with ControlClient(mockserver_url, token=_token(pytestconfig)) as client:
         yield client
 
 
@@ -207,11 +220,11 @@ def mockserver_app(mockserver_app_options: dict[str, Any]) -> Any:
 
 
 @pytest.fixture(scope="session")
-def mockserver_inprocess_client(mockserver_app: Any) -> Iterator[ControlClient]:
+def mockserver_inprocess_client(pytestconfig: pytest.Config, mockserver_app: Any) -> Iterator[ControlClient]:
     """A ``ControlClient`` that calls ``mockserver_app`` directly."""
     from .client import ASGITransport, ControlClient
 
-    with ControlClient(ASGITransport(mockserver_app)) as client:
+    with ControlClient(ASGITransport(mockserver_app), token=_token(pytestconfig)) as client:
         yield client
 
 

@@ -346,22 +346,35 @@ class NotFound:
         self.fallback = fallback
         self.known = known  # (method, path template, operationId), for the "closest route" hint
         self.world = world
+        # Paths longer than twice the longest route get no hint (see ``closest``).
+        self.hint_limit = 2 * max((len(template) for _, template, _ in known), default=0) + 16
 
     def family_for(self, path: str) -> Family:
         return next((family for prefix, family in self.prefixes if prefix.match(path)), self.fallback)
 
     def closest(self, method: str, path: str) -> tuple[str, str, str] | None:
         """(methods, template, operationId) of the route most like ``path``, if any is close."""
+        # difflib is quadratic in the length of what it compares: a path far longer than any
+        # route cannot be a typo of one, and comparing it would block the server for a while.
+        if len(path) > self.hint_limit:
+            return None
         # Compare with each template filled in with the request's own segments, so that
-        # "/v1/agent/A1/speek" is close to "/v1/agent/{agent_code}/speak".
+        # "/v1/agent/A1/speek" is close to "/v1/agent/{agent_code}/speak". Only templates within
+        # one segment of the path's shape are candidates, and the cheap upper bounds of the
+        # ratio rule most of them out before the full comparison.
         segments = path.strip("/").split("/")
         best, best_ratio = None, 0.6
         for known_method, template, _ in self.known:
             parts = template.strip("/").split("/")
+            if abs(len(parts) - len(segments)) > 1:
+                continue
             if len(parts) == len(segments):
                 parts = [s if p.startswith("{") else p for p, s in zip(parts, segments, strict=True)]
-            ratio = difflib.SequenceMatcher(None, "/" + "/".join(parts), path).ratio()
-            ratio += 0.01 if known_method == method else 0.0
+            bonus = 0.01 if known_method == method else 0.0
+            matcher = difflib.SequenceMatcher(None, "/" + "/".join(parts), path)
+            if matcher.real_quick_ratio() + bonus <= best_ratio or matcher.quick_ratio() + bonus <= best_ratio:
+                continue
+            ratio = matcher.ratio() + bonus
             if ratio > best_ratio:
                 best, best_ratio = template, ratio
         if best is None:

@@ -3,21 +3,41 @@
 Used by tests, the pytest plugin and anyone who wants a live URL without a subprocess. The
 socket is bound before the thread starts, so the URL is known at once; start-up errors in the
 thread are re-raised in the caller.
+
+``serving`` is the one place that turns an app and a bound socket into a uvicorn server, for
+``MockServer`` and ``mockserver serve`` alike: the limits and timeouts (``protocol.Limits``), the
+allowed ``Host`` names, the throttled logging of floods, and a shutdown that ends event streams.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+import os
 import socket
 import threading
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
 
+from .admin.live import close_streams
 from .app import create_app
+from .guard import LOOPBACK_HOSTS
+from .protocol import Limits, ThrottleFilter, loop_exception_handler, protocol_for
 
-__all__ = ["MockServer", "listening_socket"]
+__all__ = ["Limits", "MockServer", "allowed_hosts", "listening_socket", "serving"]
+
+ALLOW_HOSTS_ENV = "MOCKSERVER_ALLOW_HOSTS"
+
+
+def allowed_hosts(bound: str, extra: Iterable[str] = ()) -> tuple[str, ...]:
+    """The ``Host`` names a server bound to ``bound`` answers: loopback names, the bound address,
+    ``extra``, and those listed (comma-separated) in ``MOCKSERVER_ALLOW_HOSTS``."""
+    listed = [h.strip() for h in os.environ.get(ALLOW_HOSTS_ENV, "").split(",") if h.strip()]
+    return tuple(dict.fromkeys([*LOOPBACK_HOSTS, bound, *extra, *listed]))
 
 
 def listening_socket(host: str, port: int) -> socket.socket:
@@ -34,33 +54,118 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-class _Server(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config, ready: threading.Event) -> None:
+class Server(uvicorn.Server):
+    """uvicorn's server, ending the app's event streams at shutdown and exiting quietly on a signal.
+
+    ``ready`` is set once it listens; ``signals`` is false for a server in a thread (the main
+    thread owns signals).
+    """
+
+    def __init__(
+        self, config: uvicorn.Config, app: Starlette, ready: threading.Event | None = None, signals: bool = True
+    ) -> None:
         super().__init__(config)
+        self.app = app
         self._ready = ready
+        self._signals = signals
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        asyncio.get_running_loop().set_exception_handler(loop_exception_handler)
         await super().startup(sockets)
-        self._ready.set()
+        if self._ready is not None:
+            self._ready.set()
 
-    def install_signal_handlers(self) -> None:  # the main thread owns signals
-        pass
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # An open stream would otherwise be cancelled mid-response ("ASGI callable returned
+        # without completing response"): end each one first, so it completes like any response.
+        close_streams(self.app)
+        await super().shutdown(sockets)
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if not self._signals:
+            yield
+            return
+        with super().capture_signals():
+            try:
+                yield
+            finally:
+                # uvicorn re-raises the signal that stopped it once it has shut down, so SIGTERM
+                # would end the process with 143 before it says "stopped". Stopping on request
+                # after a clean shutdown is a success: forget the signal.
+                captured = getattr(self, "_captured_signals", None)
+                if isinstance(captured, list):
+                    captured.clear()
+
+
+def serving(
+    app: Starlette,
+    sock: socket.socket,
+    *,
+    limits: Limits | None = None,
+    hosts: Iterable[str] = (),
+    log_level: int | str = "warning",
+    ready: threading.Event | None = None,
+    signals: bool = True,
+) -> Server:
+    """The uvicorn server for ``app`` on the bound ``sock``, with ``limits`` (defaults otherwise).
+
+    ``hosts`` are ``Host`` names allowed besides the loopback names and the bound address (``*``
+    allows any). The socket starts listening here, so clients may connect as soon as this returns.
+    """
+    limits = limits or Limits()
+    bound = sock.getsockname()[0]
+    guard = getattr(app.state, "guard", None)  # an app made by create_app
+    if guard is not None:
+        guard.allowed_hosts = allowed_hosts(bound, hosts)
+        guard.max_url = limits.max_url
+    config = uvicorn.Config(
+        app,
+        log_level=log_level,
+        access_log=False,
+        lifespan="off",
+        http=protocol_for(limits),
+        timeout_keep_alive=max(1, round(limits.keep_alive_timeout)),
+        timeout_graceful_shutdown=2,
+        backlog=2048,
+        h11_max_incomplete_event_size=limits.max_header_bytes,  # should h11 ever serve instead
+    )
+    errors = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, ThrottleFilter) for f in errors.filters):
+        errors.addFilter(ThrottleFilter())
+    sock.listen(config.backlog)
+    return Server(config, app, ready, signals)
 
 
 class MockServer:
     """Serve an app (``create_app(**kwargs)`` unless given) on ``host``, in a thread.
 
     Use as a context manager, or call ``start()`` / ``stop()``.
+
+    Args:
+        app: the app to serve (``create_app(**kwargs)`` otherwise).
+        host: the address to bind; port: 0 picks a free one.
+        limits: connection limits and timeouts (``protocol.Limits``; defaults otherwise).
+        allow_hosts: ``Host`` names served besides loopback names and IP literals (``*``: any).
+        **kwargs: ``create_app`` options (``fixtures``, ``seed``, ``control_token``, ...).
     """
 
-    def __init__(self, app: Starlette | None = None, host: str = "127.0.0.1", port: int = 0, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        app: Starlette | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        limits: Limits | None = None,
+        allow_hosts: Iterable[str] = (),
+        **kwargs: Any,
+    ) -> None:
         self.app = app or create_app(**kwargs)
         self.host = host
         self._sock = listening_socket(host, port)
         self.port: int = self._sock.getsockname()[1]
         self._ready = threading.Event()
-        config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="off")
-        self._server = _Server(config, self._ready)
+        self._server = serving(self.app, self._sock, limits=limits, hosts=allow_hosts, ready=self._ready, signals=False)
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
 
@@ -82,7 +187,6 @@ class MockServer:
             self._ready.set()
 
     def start(self, timeout: float = 10.0) -> MockServer:
-        self._sock.listen(2048)
         self._thread = threading.Thread(target=self._run, name=f"mockserver:{self.port}", daemon=True)
         self._thread.start()
         if not self._ready.wait(timeout):

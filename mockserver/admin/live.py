@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from importlib import resources
 from typing import Any
 
+import anyio
 import orjson
 from sse_starlette.sse import EventSourceResponse
 from starlette.responses import Response
@@ -25,6 +26,7 @@ __all__ = [
     "EventFeed",
     "add_fault",
     "clear_faults",
+    "close_streams",
     "clear_journal",
     "count_journal",
     "delete_fault",
@@ -36,6 +38,7 @@ __all__ = [
 ]
 
 SSE_BUFFER = 1000  # events one stream may hold for a client that does not read
+SHUTDOWN_GRACE = 1.0  # seconds a stream has to end on its own at shutdown before it is cancelled
 _MEDIA = {".js": "text/javascript", ".css": "text/css", ".html": "text/html", ".svg": "image/svg+xml"}
 
 
@@ -61,6 +64,14 @@ def get_dashboard_asset(call: Call) -> Response:
 
 
 # -- the event stream ------------------------------------------------------------------------------
+
+_STOP: Any = object()  # queued by ``EventFeed.stop``: the stream ends cleanly
+
+
+def close_streams(app: Any) -> None:
+    """Ask every open event stream of ``app`` to end (the server calls it as it shuts down)."""
+    for event in list(getattr(app.state, "open_streams", ())):
+        event.set()
 
 
 class EventFeed:
@@ -88,6 +99,17 @@ class EventFeed:
             with contextlib.suppress(RuntimeError):  # the loop is closing
                 self.loop.call_soon_threadsafe(self._offer, event)
 
+    def stop(self) -> None:
+        """End the feed after what it holds (from the feed's loop)."""
+        if not self.overflowed:
+            self.overflowed = True  # no more events are taken
+            with contextlib.suppress(asyncio.QueueFull):
+                self.queue.put_nowait(_STOP)
+                return
+            with contextlib.suppress(asyncio.QueueEmpty):
+                self.queue.get_nowait()
+            self.queue.put_nowait(_STOP)
+
     def _offer(self, event: Event) -> None:
         if self.overflowed:
             return
@@ -107,6 +129,8 @@ class EventFeed:
                 yield event
             while True:
                 item = await self.queue.get()
+                if item is _STOP:
+                    return
                 if item is None:
                     yield None
                     return
@@ -125,18 +149,44 @@ async def stream_events(call: Call) -> Response:
     header = call.request.headers.get("last-event-id", "")
     last_id = int(header) if header.isdigit() else call.query.get("last_event_id")
     feed = EventFeed(call.world.inbox, filters, last_id)
+    # Set when the server shuts down (``close_streams``, or sse-starlette's own signal watch): the
+    # stream then ends like any response instead of being cancelled mid-body.
+    shutdown = anyio.Event()
+    state = call.request.app.state if "app" in call.request.scope else None
+    streams: set[anyio.Event] | None = None
+    if state is not None:
+        if not hasattr(state, "open_streams"):
+            state.open_streams = set()
+        streams = state.open_streams
+        streams.add(shutdown)
+
+    async def stop_on_shutdown() -> None:
+        await shutdown.wait()
+        feed.stop()
 
     async def messages() -> AsyncIterator[dict[str, Any]]:
-        sent = last_id or 0
-        async for event in feed:
-            if event is None:
-                note = {"reason": f"more than {feed.buffer} events waiting; resume with Last-Event-ID", "last_id": sent}
-                yield {"event": "overflow", "data": orjson.dumps(note).decode()}
-                return
-            sent = event.id
-            yield {"event": "inbox", "id": str(event.id), "data": orjson.dumps(event.to_dict()).decode()}
+        watcher = asyncio.ensure_future(stop_on_shutdown())
+        try:
+            sent = last_id or 0
+            async for event in feed:
+                if event is None:
+                    reason = f"more than {feed.buffer} events waiting; resume with Last-Event-ID"
+                    yield {"event": "overflow", "data": orjson.dumps({"reason": reason, "last_id": sent}).decode()}
+                    return
+                sent = event.id
+                yield {"event": "inbox", "id": str(event.id), "data": orjson.dumps(event.to_dict()).decode()}
+        finally:
+            watcher.cancel()
+            if streams is not None:
+                streams.discard(shutdown)
 
-    return EventSourceResponse(messages(), ping=15, headers={"Cache-Control": "no-cache"})
+    return EventSourceResponse(
+        messages(),
+        ping=15,
+        headers={"Cache-Control": "no-cache"},
+        shutdown_event=shutdown,
+        shutdown_grace_period=SHUTDOWN_GRACE,
+    )
 
 
 # -- the request journal ---------------------------------------------------------------------------

@@ -86,10 +86,12 @@ class ControlClient:
     Args:
         target: the mock's base URL, or a transport (``ASGITransport(create_app())`` for in process).
         timeout: seconds, for a URL.
+        token: the mock's control token, if it was started with one (sent as ``X-Mock-Token``).
     """
 
-    def __init__(self, target: str | Transport, *, timeout: float = 10.0) -> None:
+    def __init__(self, target: str | Transport, *, timeout: float = 10.0, token: str | None = None) -> None:
         self.transport: Transport = HTTPTransport(target, timeout) if isinstance(target, str) else target
+        self.token = token
 
     @property
     def url(self) -> str:
@@ -111,8 +113,13 @@ class ControlClient:
         if query:
             target += "?" + urllib.parse.urlencode({k: _text(v) for k, v in query.items() if v is not None})
         sent = dict(headers or {})
+        if self.token:
+            sent.setdefault("x-mock-token", self.token)
         if json is not _NO_BODY:
             content = orjson.dumps(json)
+            sent.setdefault("content-type", "application/json")
+        elif content is None and method in ("POST", "PUT", "PATCH"):
+            # The control plane takes writes only as JSON (see docs/security.md), even empty ones.
             sent.setdefault("content-type", "application/json")
         return self.transport.request(method, target, content, sent)
 

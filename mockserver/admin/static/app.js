@@ -132,6 +132,12 @@ function every(ms, task) {
   run();
 }
 
+// Learn the control token (if the mock wants one) before the stream, which cannot ask for it.
+try {
+  await api("GET", "/health");
+} catch {
+  // unreachable: the polls below say so
+}
 feed.connect();
 every(SLOW_MS, slow);
 every(FAST_MS, fast);

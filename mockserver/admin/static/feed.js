@@ -1,6 +1,6 @@
 // The live feed: the inbox over Server-Sent Events, newest first, filtered in the page.
 
-import { BASE, act, api } from "./api.js";
+import { BASE, act, api, withToken } from "./api.js";
 import { clockTime, fill, h, setOptions, setText, shortId } from "./dom.js";
 
 const KEEP = 1000; // events kept in memory for re-filtering
@@ -92,7 +92,7 @@ export class Feed {
 
   connect(lastId = null) {
     const url = `${BASE}/events/stream` + (lastId === null ? "" : `?last_event_id=${lastId}`);
-    const source = new EventSource(url);
+    const source = new EventSource(withToken(url));
     this.source = source;
     this.status("Connecting…", "wait");
     source.onopen = () => this.status("Live", "ok");
