@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import itertools
 import os
 import re
 from dataclasses import dataclass
@@ -309,7 +310,8 @@ def _failing_node(root: dict[str, Any], schema_path: list[str | int]) -> dict[st
 
 def schema_error(validator: Any, root: dict[str, Any], instance: Any, prefix: list[str | int]) -> DomainError:
     """The most useful failure of ``instance`` as a ``missing_field`` or ``invalid_field`` error."""
-    errors = list(validator.iter_errors(instance))
+    # A hostile body may break its schema in thousands of places: the first 100 are enough to choose from.
+    errors = list(itertools.islice(validator.iter_errors(instance), 100))
     # Missing fields first (vendors report them first), then the shallowest problem.
     errors.sort(
         key=lambda e: (not isinstance(e.kind, jsonschema_rs.ValidationErrorKind.Required), len(e.instance_path))
@@ -317,12 +319,19 @@ def schema_error(validator: Any, root: dict[str, Any], instance: Any, prefix: li
     error = errors[0]
     where = list(error.instance_path)
     if isinstance(error.kind, jsonschema_rs.ValidationErrorKind.Required):
-        field = _dotted([*prefix, *where, error.kind.property])
+        field = clip(_dotted([*prefix, *where, error.kind.property]))
         return DomainError("missing_field", f"Missing required field: {field}", field=field)
-    field = _dotted([*prefix, *where]) or "body"
+    field = clip(_dotted([*prefix, *where]) or "body")
     node = _failing_node(root, list(error.schema_path))
-    message = node.get("x-error-message") or f"Invalid value for {field}: {error.message}"
-    return DomainError(node.get("x-error-code", "invalid_field"), message, field=field, problem=error.message)
+    # The validator's message quotes the offending value: an error never echoes a huge one whole.
+    problem = clip(error.message)
+    message = node.get("x-error-message") or f"Invalid value for {field}: {problem}"
+    return DomainError(node.get("x-error-code", "invalid_field"), message, field=field, problem=problem)
+
+
+def clip(text: str, limit: int = 200) -> str:
+    """``text`` cut to ``limit`` characters, saying how much was left out."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text) - limit} more characters)"
 
 
 def coerce(param: Parameter, text: str) -> Any:

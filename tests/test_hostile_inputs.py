@@ -408,3 +408,33 @@ def _event_fields(tenant: str, text: str) -> dict[str, Any]:
         "operation": "bithuman_speak",
         "outcome": "delivered",
     }
+
+
+@pytest.mark.parametrize(
+    ("path", "headers", "body"),
+    [
+        ("/_mock/bithuman/accounts", {}, {"id": "huge", "secrets": ["s"], "dialect": "z" * 500_000}),
+        ("/v1/agent/A12345678/speak", {"api-secret": "YOUR_API_SECRET"}, {"message": "hi", "room_id": ["q" * 400_000]}),
+        ("/v1/agent/A12345678/speak", {"api-secret": "YOUR_API_SECRET"}, {"messag" + "e" * 300_000: "hi", "type": 1}),
+    ],
+)
+def test_a_validation_error_never_echoes_a_huge_value_whole(
+    client: TestClient, path: str, headers: dict[str, str], body: dict[str, Any]
+) -> None:
+    r = client.post(path, json=body, headers=headers)
+    assert 400 <= r.status_code < 500
+    assert len(r.content) < 2_000, r.text[:300]
+
+
+def test_a_fixture_the_world_cannot_apply_is_a_422_not_a_500(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = client.app.state.world  # type: ignore[attr-defined]
+
+    def broken(*args: Any, **kwargs: Any) -> list[str]:
+        raise TypeError("a combination the schema admits")
+
+    monkeypatch.setattr(world, "load", broken)
+    r = client.post("/_mock/fixtures", json={"bithuman": {"accounts": []}})
+    problem = _problem(r, 422)
+    assert "unchanged" in problem["detail"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import logging
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +18,8 @@ from ..world import World
 from ..world.agora import AgoraAgent, Customer
 from ..world.bithuman import Account
 from ..world.errors import DomainError
+
+logger = logging.getLogger("mockserver")
 
 __all__ = [
     "advance_clock",
@@ -113,7 +116,15 @@ def load_fixture(call: Call) -> Response:
             problems=[f"{place}: {message}" for place, message in exc.problems],
         ) from None
     # All or nothing: a document that fails half-way leaves the world as it was.
-    loaded = call.world.load(document, replace=bool(call.query.get("replace")))
+    try:
+        loaded = call.world.load(document, replace=bool(call.query.get("replace")))
+    except DomainError:
+        raise
+    except Exception as exc:  # a combination the schema admits but the world cannot apply: still the caller's 4xx
+        logger.exception("fixture could not be applied")
+        raise DomainError(
+            "invalid_fixture", f"The fixture could not be applied ({type(exc).__name__}); the world is unchanged"
+        ) from None
     return json_response({"loaded": loaded})
 
 
