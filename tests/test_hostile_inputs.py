@@ -438,3 +438,28 @@ def test_a_fixture_the_world_cannot_apply_is_a_422_not_a_500(
     r = client.post("/_mock/fixtures", json={"bithuman": {"accounts": []}})
     problem = _problem(r, 422)
     assert "unchanged" in problem["detail"]
+
+
+def test_a_catastrophic_responder_pattern_cannot_hold_the_server(client: TestClient) -> None:
+    # "(a+)+$" against "aaa…b" backtracks 2^n times with the standard library's re.
+    r = client.patch(
+        "/_mock/agora/projects/demo-app-id",
+        json={"responder": [{"match": "(a+)+$", "reply": "matched"}, {"match": "a", "reply": "fallback"}]},
+    )
+    assert r.status_code == 200, r.text
+    project = client.app.state.world.agora.projects["demo-app-id"]  # type: ignore[attr-defined]
+    assert project.reply_to("a" * 40 + "b") == "fallback"  # the runaway rule counts as no match
+    assert project.reply_to("aaa") == "matched"
+
+
+def test_responder_rules_are_bounded_in_size_and_expansion(client: TestClient) -> None:
+    too_long = client.patch(
+        "/_mock/agora/projects/demo-app-id", json={"responder": [{"match": "x" * 501, "reply": "r"}]}
+    )
+    _problem(too_long, 422)
+    r = client.patch(
+        "/_mock/agora/projects/demo-app-id", json={"responder": [{"match": ".", "reply": "{text}" * 300}]}
+    )
+    assert r.status_code == 200, r.text
+    project = client.app.state.world.agora.projects["demo-app-id"]  # type: ignore[attr-defined]
+    assert len(project.reply_to("y" * 5_000)) == 10_000

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import re
 import struct
 import threading
 import zlib
@@ -18,6 +17,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+import regex
 
 from .conversation import STATUS_CODES, Conversation
 from .errors import DomainError
@@ -47,6 +48,10 @@ STOPPED_KEPT = 500  # stopped agents kept per project for get/turns (oldest forg
 MAX_LIVE_AGENTS = 1000
 MAX_CUSTOMERS = 10_000
 MAX_PROJECTS = 100  # per customer
+# Responder rules (the scripted LLM) come from fixtures and the control plane: bounded in size and time.
+MAX_RULE_PATTERN = 500
+RULE_TIMEOUT = 0.05  # seconds of real time one pattern may search one input
+MAX_REPLY = 10_000  # characters of a reply, "{text}" filled in
 TURNS_KEPT_S = 7 * 24 * 3600  # turns of a finished session stay readable for 7 days
 DEFAULT_ACTIONS = {"listening": "interrupt", "thinking": "interrupt", "speaking": "ignore"}  # v2.7+
 
@@ -61,13 +66,26 @@ class ResponderRule:
 
     match: str
     reply: str
-    pattern: re.Pattern[str] = field(init=False)
+    pattern: Any = field(init=False)  # a compiled ``regex`` pattern
 
     def __post_init__(self) -> None:
+        if len(self.match) > MAX_RULE_PATTERN:
+            raise DomainError("invalid", f"responder match is longer than {MAX_RULE_PATTERN} characters")
         try:
-            self.pattern = re.compile(self.match, re.IGNORECASE)
-        except re.error as exc:
-            raise DomainError("invalid", f"responder match {self.match!r} is not a valid regex: {exc}") from None
+            self.pattern = regex.compile(self.match, regex.IGNORECASE | regex.VERSION0)
+        except (regex.error, RecursionError, OverflowError) as exc:
+            raise DomainError("invalid", f"responder match {self.match[:100]!r} is not a valid regex: {exc}") from None
+
+    def found_in(self, text: str) -> bool:
+        """Whether the pattern is in ``text``; a search that runs too long counts as no match.
+
+        Rules come from fixtures and the control plane, so a pattern such as ``(a+)+$`` must not be
+        able to hold the server: ``regex`` (unlike ``re``) bounds a search in time.
+        """
+        try:
+            return self.pattern.search(text, timeout=RULE_TIMEOUT) is not None
+        except TimeoutError:
+            return False
 
     def to_dict(self) -> dict[str, str]:
         return {"match": self.match, "reply": self.reply}
@@ -118,8 +136,9 @@ class Project:
 
     def reply_to(self, text: str) -> str:
         for rule in self.responder:
-            if rule.pattern.search(text):
-                return rule.reply.replace("{text}", text)
+            if rule.found_in(text):
+                # Bounded: a reply of many "{text}" must not multiply a long input without end.
+                return rule.reply.replace("{text}", text, MAX_REPLY // max(len(text), 1) + 1)[:MAX_REPLY]
         return text  # echo by default
 
     def to_dict(self) -> dict[str, Any]:
