@@ -18,11 +18,13 @@ from .accesslog import AccessLog
 from .admin import ProblemFamily
 from .admin import handlers as admin_handlers
 from .admin import live as admin_live
+from .admin import webhooks as admin_webhooks
 from .api import agora, bithuman, telephony
 from .api.base import Call, Family
 from .fixtures import load_fixture_file
 from .routing import DEFAULT_BODY_LIMIT, NotFound, SpecRouter, bind, build_endpoints
 from .spec import load_spec
+from .webhooks import attach as attach_webhooks
 from .world import World
 
 __all__ = ["VENDOR_PREFIXES", "create_app", "default_handlers"]
@@ -34,7 +36,7 @@ VENDOR_PREFIXES = {"bithuman": "/v1/", "agora": AGORA_PREFIX + "/", "control pla
 def default_handlers() -> dict[str, Callable[[Call], Any]]:
     """operationId -> handler, from every module that serves operations."""
     table: dict[str, Callable[[Call], Any]] = {}
-    for module in (bithuman, agora, telephony, admin_handlers, admin_live):
+    for module in (bithuman, agora, telephony, admin_handlers, admin_live, admin_webhooks):
         for name in module.__all__:
             value = getattr(module, name)
             if callable(value) and not isinstance(value, type):
@@ -97,6 +99,7 @@ def create_app(
     # Routing is the spec's table (see SpecRouter); Starlette keeps the middleware stack around it.
     app.router = SpecRouter(endpoints, not_found)  # type: ignore[assignment]
     app.state.world = world
+    app.state.webhooks = attach_webhooks(world)  # delivers webhooks in a thread of its own, once configured
     app.state.started = time.monotonic()
     if access_log:
         app.add_middleware(AccessLog)

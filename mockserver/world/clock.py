@@ -27,6 +27,18 @@ class Clock:
         self._base_mock = self._base_real
         self._speed = 1.0
         self._frozen = False
+        self._listeners: tuple[Callable[[], None], ...] = ()
+
+    def subscribe(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` (which must not block) after every freeze, advance, resume and reset.
+
+        The webhook sender uses it to replay what fell due at once, instead of at its next tick.
+        """
+        self._listeners = (*self._listeners, listener)
+
+    def _changed(self) -> None:
+        for listener in self._listeners:
+            listener()
 
     def now(self) -> float:
         """Return the current mock time in unix seconds."""
@@ -56,7 +68,9 @@ class Clock:
             if at is not None:
                 self._base_mock = float(at)
             self._frozen = True
-            return self._base_mock
+            frozen = self._base_mock
+        self._changed()
+        return frozen
 
     def advance(self, seconds: float) -> float:
         """Move time forward by ``seconds`` (frozen or running). Returns the new time."""
@@ -65,7 +79,9 @@ class Clock:
         with self._lock:
             self._rebase()
             self._base_mock += seconds
-            return self.now()
+            now = self.now()
+        self._changed()
+        return now
 
     def resume(self, speed: float = 1.0) -> float:
         """Let time run again from where it stands, ``speed`` times real time."""
@@ -75,7 +91,9 @@ class Clock:
             self._rebase()
             self._frozen = False
             self._speed = float(speed)
-            return self.now()
+            now = self.now()
+        self._changed()
+        return now
 
     def reset(self) -> None:
         """Back to real time, running at speed 1."""
@@ -84,3 +102,4 @@ class Clock:
             self._base_mock = self._base_real
             self._speed = 1.0
             self._frozen = False
+        self._changed()

@@ -1,0 +1,73 @@
+"""Control-plane handlers for vendor webhooks, one per operationId of ``admin/openapi.yaml``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.responses import Response
+
+from ..api.base import Call, json_response
+from ..world.webhooks import report_agora_error
+
+__all__ = [
+    "delete_agora_webhook",
+    "get_agora_webhook",
+    "get_webhooks",
+    "list_webhook_deliveries",
+    "report_agora_agent_error",
+    "resend_webhook_delivery",
+    "set_agora_webhook",
+    "update_webhook_settings",
+]
+
+
+def _overview(call: Call) -> dict[str, Any]:
+    hooks = call.world.webhooks
+    return {
+        "settings": hooks.settings.to_dict(),
+        "stats": hooks.stats(),
+        "agora": [s.to_dict() for s in hooks.subscriptions.values()],
+    }
+
+
+def get_webhooks(call: Call) -> Response:
+    return json_response(_overview(call))
+
+
+def update_webhook_settings(call: Call) -> Response:
+    call.world.webhooks.update_settings(call.body)
+    return json_response(_overview(call))
+
+
+def list_webhook_deliveries(call: Call) -> Response:
+    query = call.query
+    found = call.world.webhooks.list(tenant=query.get("tenant"), event=query.get("event"), state=query.get("state"))
+    limit = query.get("limit")
+    found = found[-limit:] if limit else found
+    return json_response(
+        {"count": len(found), "stats": call.world.webhooks.stats(), "deliveries": [n.to_dict() for n in found]}
+    )
+
+
+def resend_webhook_delivery(call: Call) -> Response:
+    return json_response(call.world.webhooks.resend(int(call.path["delivery_id"])).to_dict(), 202)
+
+
+def set_agora_webhook(call: Call) -> Response:
+    body = call.body
+    sub = call.world.webhooks.set_agora(call.path["appid"], body["url"], body["secret"], body.get("events"))
+    return json_response(sub.to_dict())
+
+
+def get_agora_webhook(call: Call) -> Response:
+    return json_response(call.world.webhooks.get_agora(call.path["appid"]).to_dict())
+
+
+def delete_agora_webhook(call: Call) -> Response:
+    call.world.webhooks.delete_agora(call.path["appid"])
+    return Response(status_code=204)
+
+
+def report_agora_agent_error(call: Call) -> Response:
+    agent = report_agora_error(call.world, call.path["appid"], call.path["agent_id"], call.body)
+    return json_response({"agent_id": agent.agent_id, "status": agent.conversation.status})

@@ -1,0 +1,553 @@
+"""Vendor webhooks: who is subscribed, what each inbox event notifies, and every delivery attempt.
+
+Pure Python, like the rest of the world: this module turns inbox events into notifications (the
+vendor's body, headers and signatures), keeps them in a bounded queue with their retry schedule on
+the mock clock, and records every attempt. Sending them over HTTP is ``mockserver.webhooks``'s job.
+
+Agora NCS (webhooks-facts §1, §2, §4): productId 17, body ``{noticeId, productId, eventType,
+notifyMs, sid, payload}``, both ``Agora-Signature`` (HMAC-SHA1) and ``Agora-Signature-V2``
+(HMAC-SHA256) in lowercase hex over the exact bytes sent; success is status 200 within 10 s; one
+attempt and three retries, the same ``noticeId`` with a fresh ``notifyMs`` (so fresh signatures).
+The vendor publishes no retry intervals: ours are 0 s, 2 s and 4 s on the mock clock (facts §7.10).
+
+Our choices where the vendor is silent: ``noticeId`` is ``"<sequence>:<project number>:<eventType>"``
+(the documented three-number shape); ``sid`` is derived from the agent id (16 upper-case letters and
+digits, stable for the session); 104 fires ``TOKEN_WARNING_S`` before the RTC token's expiry.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import itertools
+import json
+import threading
+import zlib
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .agora import AgoraAgent, parse_access_token
+from .errors import DomainError
+from .inbox import Event
+
+if TYPE_CHECKING:
+    from . import World
+
+__all__ = [
+    "AGORA_EVENTS",
+    "AGORA_PRODUCT_ID",
+    "AGORA_RETRY_GAPS",
+    "Attempt",
+    "Notification",
+    "Settings",
+    "Subscription",
+    "WebhookWorld",
+    "agora_signatures",
+    "bithuman_signature",
+    "report_agora_error",
+]
+
+AGORA_PRODUCT_ID = 17
+AGORA_EVENTS = (101, 102, 103, 104, 110, 111, 112, 201, 202)
+AGORA_RETRY_GAPS = (0.0, 2.0, 4.0)  # facts §7.10: immediately, then growing gaps; 3 retries in all
+DELIVERY_TIMEOUT_S = 10.0  # facts §4: status 200 within 10 s
+QUEUE_LIMIT = 1000  # notifications waiting to be sent; more are dropped (and counted)
+RECORDS_KEPT = 1000  # finished deliveries kept for the control plane
+TOKEN_WARNING_S = 30.0  # 104 is sent this long before the agent's RTC token expires (our choice)
+
+# facts §2.3: the only documented status / message pairs of 102.
+STOP_MESSAGES = {
+    "leave": "OK",
+    "idle timeout": "Idle for too long",
+    "session time limit (72 h)": "Task lifetime limit exceeded",
+}
+FAILED_MESSAGES = ("Connecting for too long", "RTC connection error")
+TOKEN_MESSAGE = "Task exceeded maximum lifetime"  # facts §7.8: copied as documented
+CALL_STATES = {  # inbox call outcome -> the NCS state(s) it reports
+    "dialled": ("START", "CALLING"),
+    "ringing": ("START",),
+    "answered": ("ANSWERED",),
+    "hung_up": ("HANGUP",),
+    "failed": ("HANGUP",),
+}
+
+
+def agora_signatures(secret: str, body: bytes) -> tuple[str, str]:
+    """``(Agora-Signature, Agora-Signature-V2)``: HMAC-SHA1 and HMAC-SHA256 of the raw body, lowercase hex."""
+    key = secret.encode("utf-8")
+    return hmac.new(key, body, hashlib.sha1).hexdigest(), hmac.new(key, body, hashlib.sha256).hexdigest()
+
+
+def bithuman_signature(secret: str, timestamp: str, body: bytes) -> str:
+    """``X-BitHuman-Signature``: ``sha256=`` + HMAC-SHA256 over ``"{timestamp}.{body}"``, lowercase hex."""
+    signed = timestamp.encode("ascii") + b"." + body
+    return "sha256=" + hmac.new(secret.encode("utf-8"), signed, hashlib.sha256).hexdigest()
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def session_id(agent_id: str) -> str:
+    """The ``sid`` of an agent's session: 16 upper-case letters and digits (facts §7.3), stable."""
+    return base64.b32encode(hashlib.sha256(agent_id.encode()).digest()).decode()[:16]
+
+
+@dataclass(slots=True)
+class Subscription:
+    """An Agora project's webhook: where notifications go, the secret that signs them, which events."""
+
+    appid: str
+    customer_id: str
+    url: str
+    secret: str
+    events: list[int]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"appid": self.appid, "customer_id": self.customer_id, "url": self.url, "events": list(self.events)}
+
+
+@dataclass(slots=True)
+class Settings:
+    """How notifications are delivered (control plane: ``PATCH /_mock/webhooks``)."""
+
+    retry_gaps: list[float] = field(default_factory=lambda: list(AGORA_RETRY_GAPS))
+    timeout: float = DELIVERY_TIMEOUT_S
+    queue_limit: int = QUEUE_LIMIT
+    duplicate: bool = False  # chaos: every notification is delivered twice (same noticeId)
+    out_of_order: bool = False  # chaos: notifications that fall due together are sent newest first
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "retry_gaps": list(self.retry_gaps),
+            "timeout": self.timeout,
+            "queue_limit": self.queue_limit,
+            "duplicate": self.duplicate,
+            "out_of_order": self.out_of_order,
+        }
+
+
+@dataclass(slots=True)
+class Attempt:
+    """One POST of a notification and what came of it."""
+
+    number: int
+    at: float  # mock time the attempt was sent
+    status: int | None  # None: no answer (timeout, refused, ...)
+    error: str | None
+    duration_ms: float
+    json_reply: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 200 and self.error is None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "attempt": self.number,
+            "at": self.at,
+            "status": self.status,
+            "error": self.error,
+            "duration_ms": round(self.duration_ms, 3),
+            "json_reply": self.json_reply,
+        }
+
+
+@dataclass(slots=True)
+class Notification:
+    """One notification and its deliveries: the same ``noticeId`` on every attempt."""
+
+    id: int
+    vendor: str
+    tenant: str
+    agent: str
+    channel: str | None
+    url: str
+    secret: str
+    event: int
+    notice_id: str
+    sid: str
+    payload: dict[str, Any]
+    created: float
+    max_attempts: int
+    state: str = "pending"  # pending | sending | delivered | failed
+    next_at: float = 0.0
+    attempts: list[Attempt] = field(default_factory=list)
+    round_start: int = 0  # attempts made before the last "send again"
+
+    def render(self, now: float) -> tuple[bytes, dict[str, str]]:
+        """The exact bytes and headers of an attempt sent at ``now`` (fresh ``notifyMs``, fresh signatures)."""
+        body = _dumps(
+            {
+                "noticeId": self.notice_id,
+                "productId": AGORA_PRODUCT_ID,
+                "eventType": self.event,
+                "notifyMs": int(round(now * 1000)),
+                "sid": self.sid,
+                "payload": self.payload,
+            }
+        )
+        sha1, sha256 = agora_signatures(self.secret, body)
+        headers = {"Content-Type": "application/json", "Agora-Signature": sha1, "Agora-Signature-V2": sha256}
+        return body, headers
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "vendor": self.vendor,
+            "tenant": self.tenant,
+            "agent": self.agent,
+            "channel": self.channel,
+            "url": self.url,
+            "event": self.event,
+            "notice_id": self.notice_id,
+            "state": self.state,
+            "created": self.created,
+            "next_at": self.next_at if self.state == "pending" else None,
+            "attempts": [a.to_dict() for a in self.attempts],
+            "payload": self.payload,
+        }
+
+
+class WebhookWorld:
+    """Subscriptions, the bounded queue of notifications and the record of deliveries.
+
+    ``on_event`` is the inbox listener (it runs in whichever thread records the event, under the
+    world lock); ``due``, ``begin`` and ``finish`` are the sender's side; ``tick`` replays what fell
+    due on the clock, so events happen even when nobody reads the world.
+    """
+
+    def __init__(self, world: World) -> None:
+        self._world = world
+        self._lock = threading.RLock()
+        self.settings = Settings()
+        self.subscriptions: dict[str, Subscription] = {}  # appid -> its project's webhook
+        self.notifications: dict[int, Notification] = {}  # pending and finished, bounded
+        self._finished: deque[int] = deque()
+        self._ids = itertools.count(1)
+        self._notices = itertools.count(1)
+        self.dropped = 0
+        self.delivered = 0
+        self.failed = 0
+        self._stop_reasons: dict[str, str] = {}  # agent id -> why it is STOPPING
+        self._token_warned: dict[str, str] = {}  # agent id -> the token already warned about
+        # Set by the sender: told when a notification is queued (must not block) or a webhook is set.
+        self.wake: Callable[[], None] = lambda: None
+        self.activate: Callable[[], None] = lambda: None
+
+    # -- subscriptions ---------------------------------------------------------------------------
+
+    def set_agora(self, appid: str, url: str, secret: str, events: list[int] | None = None) -> Subscription:
+        """Subscribe a project's webhook (replacing any). No ``events``: all nine."""
+        project = self._world.agora.get_project(appid)
+        chosen = sorted(set(events)) if events else list(AGORA_EVENTS)
+        unknown = [e for e in chosen if e not in AGORA_EVENTS]
+        if unknown:
+            raise DomainError(
+                "invalid_field", f"unknown event types {unknown}: Agora sends {list(AGORA_EVENTS)}", field="events"
+            )
+        if not url.startswith(("http://", "https://")):
+            raise DomainError("invalid_field", f"url {url!r} is not an http(s) URL", field="url")
+        with self._lock:
+            sub = self.subscriptions[appid] = Subscription(appid, project.customer_id, url, secret, chosen)
+        self.activate()
+        return sub
+
+    def get_agora(self, appid: str) -> Subscription:
+        with self._lock:
+            sub = self.subscriptions.get(appid)
+        if sub is None:
+            raise DomainError("not_found", f"project {appid!r} has no webhook")
+        return sub
+
+    def delete_agora(self, appid: str) -> None:
+        with self._lock:
+            if self.subscriptions.pop(appid, None) is None:
+                raise DomainError("not_found", f"project {appid!r} has no webhook")
+
+    def forget_tenant(self, tenant: str) -> None:
+        with self._lock:
+            for appid in [a for a, s in self.subscriptions.items() if s.customer_id == tenant]:
+                del self.subscriptions[appid]
+
+    @property
+    def active(self) -> bool:
+        """Whether any webhook is configured (the sender's ticker runs only then)."""
+        return bool(self.subscriptions)
+
+    def update_settings(self, changes: dict[str, Any]) -> Settings:
+        with self._lock:
+            s = self.settings
+            if "retry_gaps" in changes:
+                gaps = [float(g) for g in changes["retry_gaps"]]
+                if any(g < 0 for g in gaps):
+                    raise DomainError("invalid_field", "retry gaps must not be negative", field="retry_gaps")
+                s.retry_gaps = gaps
+            for key in ("timeout", "queue_limit", "duplicate", "out_of_order"):
+                if key in changes:
+                    setattr(s, key, changes[key])
+            return s
+
+    def clear(self) -> None:
+        """Forget subscriptions, queued notifications, records and counts (a full reset)."""
+        with self._lock:
+            self.subscriptions.clear()
+            self.notifications.clear()
+            self._finished.clear()
+            self._stop_reasons.clear()
+            self._token_warned.clear()
+            self.dropped = self.delivered = self.failed = 0
+            self.settings = Settings()
+
+    # -- inbox events -> notifications ---------------------------------------------------------
+
+    def on_event(self, event: Event) -> None:
+        """The inbox listener: queue the notifications an event causes, if its project subscribed."""
+        if event.vendor != "agora" or event.kind == "webhook" or not self.subscriptions:
+            return
+        appid = event.data.get("appid")
+        sub = self.subscriptions.get(appid) if isinstance(appid, str) else None
+        if sub is None or sub.customer_id != event.tenant:
+            return
+        project = self._world.agora.projects.get(sub.appid)
+        agent = project.agents.get(event.agent) if project is not None else None
+        if agent is None:
+            return
+        for event_type, payload in self._agora_payloads(event, agent):
+            if event_type in sub.events:
+                self._queue(sub, agent, event_type, payload, event.time)
+
+    def _agora_payloads(self, event: Event, agent: AgoraAgent) -> list[tuple[int, dict[str, Any]]]:
+        conv = agent.conversation
+        base: dict[str, Any] = {"agent_id": agent.agent_id, "name": agent.name, "channel": agent.channel}
+        labels = agent.properties.get("labels")
+        if labels:
+            base["labels"] = labels  # facts §2.1: echoed in every notification when given at start
+        start_ts = int(agent.created)
+        key = (event.kind, event.outcome)
+        if key == ("lifecycle", "RUNNING"):
+            return [(101, {**base, "start_ts": start_ts})]
+        if key == ("lifecycle", "STOPPING"):
+            self._stop_reasons[agent.agent_id] = str(event.data.get("reason", "leave"))
+            return []
+        if key in (("lifecycle", "STOPPED"), ("lifecycle", "FAILED")):
+            stop_ts = int(event.time)
+            if event.outcome == "FAILED":
+                message = str(event.data.get("message", ""))
+                status, message = "FAILED", message if message in FAILED_MESSAGES else FAILED_MESSAGES[0]
+            else:
+                status = "STOPPED"
+                message = STOP_MESSAGES.get(self._stop_reasons.pop(agent.agent_id, "leave"), "OK")
+            contents = list(conv.history)
+            turns = sorted(conv.turns, key=lambda t: t.turn_id)
+            metrics = [
+                {
+                    "turn_id": t.turn_id,
+                    "asr_ttlw": 200 if t.start_type == "voice_input" else 0,
+                    "llm_ttfb": max(0, t.latency_ms - 350) if t.start_type == "voice_input" else 0,
+                    "llm_ttfs": max(0, t.latency_ms - 150) if t.start_type == "voice_input" else 0,
+                    "tts_ttfb": 150,
+                }
+                for t in turns
+            ]
+            turn_records = [t.to_dict(agent.agent_id, agent.channel) for t in turns[-200:]]
+            # Session-end order (facts §7.14): 102, then 103 history, 111 metrics, 112 turns.
+            return [
+                (102, {**base, "start_ts": start_ts, "stop_ts": stop_ts, "status": status, "message": message}),
+                (103, {**base, "start_ts": start_ts, "stop_ts": stop_ts, "contents": contents}),
+                (111, {**base, "start_ts": start_ts, "stop_ts": stop_ts, "metrics": metrics}),
+                (
+                    112,
+                    {
+                        **base,
+                        "start_ts": int(round(agent.created * 1000)),  # facts §7.6: ms in 112
+                        "stop_ts": int(round(event.time * 1000)),
+                        "total_turn_count": len(turns),
+                        "is_truncated": len(turns) > 200,
+                        "turns": turn_records,
+                    },
+                ),
+            ]
+        if key == ("token", "expiring"):
+            # facts §2.2: 104 lists no labels.
+            payload = {"agent_id": agent.agent_id, "name": agent.name, "start_ts": start_ts, "channel": agent.channel}
+            return [(104, {**payload, "message": TOKEN_MESSAGE})]
+        if event.kind == "error":
+            errors = [{k: event.data[k] for k in ("module", "turn_id", "code", "message") if k in event.data}]
+            return [(110, {**base, "start_ts": start_ts, "turn_id": event.data.get("turn_id", ""), "errors": errors})]
+        if event.kind == "call" and event.outcome in CALL_STATES:
+            inbound = event.data.get("type") == "inbound"
+            states = list(CALL_STATES[event.outcome])
+            if event.outcome == "dialled" and self._callee_rings(agent):
+                states.append("RINGING")
+            report_ms = int(round(event.time * 1000))
+            return [(201 if inbound else 202, {**base, "state": s, "report_ms": report_ms}) for s in states]
+        return []
+
+    def _callee_rings(self, agent: AgoraAgent) -> bool:
+        call = self._world.telephony.calls.get(agent.appid, {}).get(agent.agent_id)
+        return call is None or call.fail_why != "busy"
+
+    def _queue(self, sub: Subscription, agent: AgoraAgent, event_type: int, payload: dict[str, Any], at: float) -> None:
+        with self._lock:
+            pending = sum(1 for n in self.notifications.values() if n.state in ("pending", "sending"))
+            copies = 2 if self.settings.duplicate else 1
+            for _ in range(copies):
+                if pending >= self.settings.queue_limit:
+                    self.dropped += 1
+                    continue
+                pending += 1
+                notice = f"{2000000000 + next(self._notices)}:{zlib.crc32(sub.appid.encode()) % 10000}:{event_type}"
+                n = Notification(
+                    id=next(self._ids),
+                    vendor="agora",
+                    tenant=sub.customer_id,
+                    agent=agent.agent_id,
+                    channel=agent.channel,
+                    url=sub.url,
+                    secret=sub.secret,
+                    event=event_type,
+                    notice_id=notice,
+                    sid=session_id(agent.agent_id),
+                    payload=payload,
+                    created=at,
+                    max_attempts=1 + len(self.settings.retry_gaps),
+                    next_at=at,
+                )
+                if copies == 2 and _ == 1:
+                    n.notice_id = self.notifications[n.id - 1].notice_id  # the same notification, twice
+                self.notifications[n.id] = n
+        self.wake()
+
+    # -- the clock -------------------------------------------------------------------------------
+
+    def tick(self) -> None:
+        """Replay what fell due on the clock in every live conversation and call, and warn of tokens."""
+        world = self._world
+        with world.lock:
+            now = world.clock.now()
+            for project in list(world.agora.projects.values()):
+                if project.appid not in self.subscriptions:
+                    continue
+                for agent in list(project.agents.values()):
+                    if not agent.conversation.live:
+                        continue
+                    call = world.telephony.calls.get(project.appid, {}).get(agent.agent_id)
+                    if call is not None:
+                        world.telephony.get_call(project, agent.agent_id)
+                    else:
+                        agent.conversation.advance(now)
+                    self._check_token(agent, now)
+
+    def _check_token(self, agent: AgoraAgent, now: float) -> None:
+        token = str(agent.properties.get("token") or "")
+        if agent.conversation.status != "RUNNING" or not token or self._token_warned.get(agent.agent_id) == token:
+            return
+        try:
+            parsed = parse_access_token(token)
+        except ValueError:
+            return  # not an AccessToken2: the world does not know when it expires
+        expiry = parsed["issue_ts"] + parsed["expire"]
+        if now >= expiry - TOKEN_WARNING_S:
+            self._token_warned[agent.agent_id] = token
+            agent.conversation.emit(
+                kind="token", text="RTC token expiring", outcome="expiring", time=now, data={"expires": expiry}
+            )
+
+    # -- the sender's side -----------------------------------------------------------------------
+
+    def due(self, now: float) -> list[Notification]:
+        """Notifications whose next attempt is due at ``now``; they are marked ``sending``."""
+        with self._lock:
+            found = [n for n in self.notifications.values() if n.state == "pending" and n.next_at <= now]
+            for n in found:
+                n.state = "sending"
+            if self.settings.out_of_order:
+                found.reverse()
+            return found
+
+    def finish(self, notification: Notification, attempt: Attempt) -> None:
+        """Record an attempt: delivered, or retried after the next gap, or failed for good."""
+        n = notification
+        with self._lock:
+            n.attempts.append(attempt)
+            if attempt.ok:
+                n.state = "delivered"
+                self.delivered += 1
+            elif (tried := attempt.number - n.round_start) < n.max_attempts and tried <= len(self.settings.retry_gaps):
+                n.state = "pending"
+                n.next_at = attempt.at + self.settings.retry_gaps[tried - 1]
+            else:
+                n.state = "failed"
+                self.failed += 1
+            if n.state in ("delivered", "failed"):
+                self._finished.append(n.id)
+                while len(self._finished) > RECORDS_KEPT:
+                    self.notifications.pop(self._finished.popleft(), None)
+            state = n.state
+        outcome = {"pending": "retrying"}.get(state, state)
+        self._world.inbox.record(
+            time=attempt.at,
+            vendor=n.vendor,
+            tenant=n.tenant,
+            agent=n.agent,
+            room=n.channel,
+            kind="webhook",
+            text=f"{n.event} -> {n.url}",
+            operation="",
+            outcome=outcome,
+            data={"delivery": n.id, "notice_id": n.notice_id, "event": n.event, "url": n.url, **attempt.to_dict()},
+        )
+        if state == "pending":
+            self.wake()
+
+    def resend(self, notification_id: int) -> Notification:
+        """Send a finished notification again (the same ``noticeId``), with a full set of retries."""
+        with self._lock:
+            n = self.notifications.get(notification_id)
+            if n is None:
+                raise DomainError("not_found", f"no webhook delivery {notification_id}")
+            if n.state in ("pending", "sending"):
+                raise DomainError("conflict", f"webhook delivery {notification_id} is still under way")
+            n.state, n.next_at, n.round_start = "pending", self._world.clock.now(), len(n.attempts)
+        self.wake()
+        return n
+
+    def list(
+        self, *, tenant: str | None = None, event: int | None = None, state: str | None = None
+    ) -> list[Notification]:
+        with self._lock:
+            return [
+                n
+                for n in self.notifications.values()
+                if (tenant is None or n.tenant == tenant)
+                and (event is None or n.event == event)
+                and (state is None or n.state == state)
+            ]
+
+    def stats(self) -> dict[str, int]:
+        with self._lock:
+            states = [n.state for n in self.notifications.values()]
+            return {
+                "queued": sum(1 for s in states if s in ("pending", "sending")),
+                "delivered": self.delivered,
+                "failed": self.failed,
+                "dropped": self.dropped,
+            }
+
+
+def report_agora_error(world: World, appid: str, agent_id: str, error: dict[str, Any]) -> AgoraAgent:
+    """A module of a live agent reports an error (the control plane's way to cause a 110)."""
+    with world.lock:
+        agent = world.agora.agent(appid, agent_id)
+        if not agent.conversation.live:
+            raise DomainError("conflict", f"agent {agent_id} has already exited")
+        data = {"module": error["module"], "turn_id": error.get("turn_id", ""), "code": error.get("code", 0)}
+        data["message"] = error.get("message", "")
+        agent.conversation.emit(
+            kind="error", text=str(data["message"]), outcome="reported", time=world.clock.now(), data=data
+        )
+        return agent
