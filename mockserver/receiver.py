@@ -145,6 +145,16 @@ class WebhookReceiver:
         if gate is not None:
             gate.set()
 
+    def subscribe_agora(self, client: Any, appid: str, events: list[int] | None = None) -> dict[str, Any]:
+        """Point an Agora project's webhook here (``client``: a ``mockserver.client.ControlClient``).
+
+        The receiver's ``agora_secret`` signs the notifications (one is chosen if it has none).
+        """
+        self.agora_secret = self.agora_secret or "mockserver-ncs-secret"
+        body = {"url": self.url, "secret": self.agora_secret, "events": events or []}
+        result: dict[str, Any] = client.call("PUT", f"/_mock/agora/projects/{appid}/webhook", json=body)
+        return result
+
     def clear(self) -> None:
         with self._cond:
             self.received.clear()

@@ -19,6 +19,7 @@ from mockserver.receiver import Received, WebhookReceiver, verify_agora_signatur
 from mockserver.world.webhooks import agora_signatures, bithuman_signature, session_id
 
 from .agora_support import DEFAULT_FIXTURE, T0, Tenant, basic, properties
+from .webhook_support import finished
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "ncs-secret"
@@ -311,8 +312,8 @@ def test_a_receiver_written_from_the_docs_gets_101_and_102(tmp_path: Path) -> No
             assert by_type[101]["payload"]["agent_id"] == by_type[102]["payload"]["agent_id"] == agent.agent_id
             assert by_type[102]["payload"]["status"] == "STOPPED"
             # Every attempt was answered 200 with JSON: delivered on the first try.
-            deliveries = server.world.webhooks.list(event=101)
-            assert [(a.status, a.json_reply) for a in deliveries[0].attempts] == [(200, True)]
+            delivered = finished(server.world, "demo-customer-id", 101)
+            assert [(a.status, a.json_reply) for a in delivered.attempts] == [(200, True)]
     finally:
         receiver.shutdown()
         receiver.server_close()

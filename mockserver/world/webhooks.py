@@ -429,6 +429,11 @@ class WebhookWorld:
         world = self._world
         with world.lock:
             now = world.clock.now()
+            for appid, sub in list(self.subscriptions.items()):
+                project = world.agora.projects.get(appid)
+                if project is None or project.customer_id != sub.customer_id:
+                    with self._lock:  # its project was deleted: nothing will notify it again
+                        self.subscriptions.pop(appid, None)
             for project in list(world.agora.projects.values()):
                 if project.appid not in self.subscriptions:
                     continue
@@ -462,11 +467,20 @@ class WebhookWorld:
     def due(self, now: float) -> list[Notification]:
         """Notifications whose next attempt is due at ``now``; they are marked ``sending``."""
         with self._lock:
-            found = [n for n in self.notifications.values() if n.state == "pending" and n.next_at <= now]
+            waiting = [n for n in self.notifications.values() if n.state == "pending" and n.next_at <= now]
+            if self.settings.out_of_order:
+                found = waiting[::-1]  # chaos: newest first, nothing waits for anything
+            else:
+                # One session's notifications go one at a time, in the order they happened (facts
+                # §7.14); other sessions never wait for it. A retry may come after later ones.
+                busy = {n.sid for n in self.notifications.values() if n.state == "sending"}
+                found = []
+                for n in waiting:
+                    if n.sid not in busy:
+                        busy.add(n.sid)
+                        found.append(n)
             for n in found:
                 n.state = "sending"
-            if self.settings.out_of_order:
-                found.reverse()
             return found
 
     def finish(self, notification: Notification, attempt: Attempt) -> None:
@@ -501,8 +515,7 @@ class WebhookWorld:
             outcome=outcome,
             data={"delivery": n.id, "notice_id": n.notice_id, "event": n.event, "url": n.url, **attempt.to_dict()},
         )
-        if state == "pending":
-            self.wake()
+        self.wake()  # the next of its session, or its retry, may be due now
 
     def resend(self, notification_id: int) -> Notification:
         """Send a finished notification again (the same ``noticeId``), with a full set of retries."""
