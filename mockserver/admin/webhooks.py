@@ -11,12 +11,15 @@ from ..world.webhooks import report_agora_error
 
 __all__ = [
     "delete_agora_webhook",
+    "delete_bithuman_webhook",
     "get_agora_webhook",
+    "get_bithuman_webhook",
     "get_webhooks",
     "list_webhook_deliveries",
     "report_agora_agent_error",
     "resend_webhook_delivery",
     "set_agora_webhook",
+    "set_bithuman_webhook",
     "update_webhook_settings",
 ]
 
@@ -27,6 +30,7 @@ def _overview(call: Call) -> dict[str, Any]:
         "settings": hooks.settings.to_dict(),
         "stats": hooks.stats(),
         "agora": [s.to_dict() for s in hooks.subscriptions.values()],
+        "bithuman": [s.to_dict() for s in hooks.bithuman.values()],
     }
 
 
@@ -71,3 +75,20 @@ def delete_agora_webhook(call: Call) -> Response:
 def report_agora_agent_error(call: Call) -> Response:
     agent = report_agora_error(call.world, call.path["appid"], call.path["agent_id"], call.body)
     return json_response({"agent_id": agent.agent_id, "status": agent.conversation.status})
+
+
+def set_bithuman_webhook(call: Call) -> Response:
+    body = call.body
+    sub = call.world.webhooks.set_bithuman(
+        call.path["account_id"], body["url"], body.get("headers"), body.get("events")
+    )
+    return json_response(sub.to_dict())
+
+
+def get_bithuman_webhook(call: Call) -> Response:
+    return json_response(call.world.webhooks.get_bithuman(call.path["account_id"]).to_dict())
+
+
+def delete_bithuman_webhook(call: Call) -> Response:
+    call.world.webhooks.delete_bithuman(call.path["account_id"])
+    return Response(status_code=204)

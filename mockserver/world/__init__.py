@@ -98,6 +98,9 @@ class World:
                 agents=spec.get("agents", ()),
                 replace=True,
             )
+            if "webhook" in spec:
+                hook = spec["webhook"]
+                self.webhooks.set_bithuman(spec["id"], hook["url"], hook.get("headers"), hook.get("events"))
             tenants.append(spec["id"])
         for spec in (document.get("agora") or {}).get("customers", ()):
             if only_tenant is not None and spec["id"] != only_tenant:

@@ -334,6 +334,9 @@ class BitHumanWorld:
                 room = agent.rooms[room_id] = Room(id=room_id, active=True, opened_at=now)
             elif not room.active:
                 room.active, room.opened_at, room.closed_at = True, now, None
+            else:
+                return room
+            self._world.webhooks.room_opened(account_id, code, room_id, now)  # a conversation starts: room.join
             return room
 
     def close_room(self, account_id: str, code: str, room_id: str) -> Room:

@@ -10,6 +10,10 @@ notifyMs, sid, payload}``, both ``Agora-Signature`` (HMAC-SHA1) and ``Agora-Sign
 attempt and three retries, the same ``noticeId`` with a fresh ``notifyMs`` (so fresh signatures).
 The vendor publishes no retry intervals: ours are 0 s, 2 s and 4 s on the mock clock (facts §7.10).
 
+bitHuman session events (facts §6.2, the newest docs, BH-WH3): ``room.join`` when a room opens and
+``chat.push`` for each message the agent says, account-wide, unsigned (the account's own headers
+are sent instead), one attempt, success only on 200.
+
 Our choices where the vendor is silent: ``noticeId`` is ``"<sequence>:<project number>:<eventType>"``
 (the documented three-number shape); ``sid`` is derived from the agent id (16 upper-case letters and
 digits, stable for the session); 104 fires ``TOKEN_WARNING_S`` before the RTC token's expiry.
@@ -23,6 +27,7 @@ import hmac
 import itertools
 import json
 import threading
+import uuid
 import zlib
 from collections import deque
 from collections.abc import Callable
@@ -40,12 +45,15 @@ __all__ = [
     "AGORA_EVENTS",
     "AGORA_PRODUCT_ID",
     "AGORA_RETRY_GAPS",
+    "BITHUMAN_SESSION_EVENTS",
     "Attempt",
+    "BitHumanSubscription",
     "Notification",
     "Settings",
     "Subscription",
     "WebhookWorld",
     "agora_signatures",
+    "bithuman_session_id",
     "bithuman_signature",
     "report_agora_error",
 ]
@@ -56,6 +64,7 @@ AGORA_RETRY_GAPS = (0.0, 2.0, 4.0)  # facts §7.10: immediately, then growing ga
 DELIVERY_TIMEOUT_S = 10.0  # facts §4: status 200 within 10 s
 QUEUE_LIMIT = 1000  # notifications waiting to be sent; more are dropped (and counted)
 RECORDS_KEPT = 1000  # finished deliveries kept for the control plane
+BITHUMAN_SESSION_EVENTS = ("room.join", "chat.push")
 TOKEN_WARNING_S = 30.0  # 104 is sent this long before the agent's RTC token expires (our choice)
 
 # facts §2.3: the only documented status / message pairs of 102.
@@ -87,6 +96,12 @@ def bithuman_signature(secret: str, timestamp: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode("utf-8"), signed, hashlib.sha256).hexdigest()
 
 
+def bithuman_session_id(account_id: str, agent_code: str, room_id: str, opened_at: float) -> str:
+    """A conversation's ``session_id`` (a UUID), stable for one opening of a room (our choice)."""
+    digest = hashlib.sha256(f"{account_id}/{agent_code}/{room_id}/{opened_at!r}".encode()).digest()
+    return str(uuid.UUID(bytes=digest[:16], version=4))
+
+
 def _dumps(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
@@ -108,6 +123,20 @@ class Subscription:
 
     def to_dict(self) -> dict[str, Any]:
         return {"appid": self.appid, "customer_id": self.customer_id, "url": self.url, "events": list(self.events)}
+
+
+@dataclass(slots=True)
+class BitHumanSubscription:
+    """A bitHuman account's session webhook: where events go, the headers sent with them, which events."""
+
+    account_id: str
+    url: str
+    headers: dict[str, str]
+    events: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        # The headers usually carry the receiver's own secret: only their names are shown.
+        return {"account_id": self.account_id, "url": self.url, "headers": sorted(self.headers), "events": self.events}
 
 
 @dataclass(slots=True)
@@ -167,7 +196,7 @@ class Notification:
     channel: str | None
     url: str
     secret: str
-    event: int
+    event: int | str
     notice_id: str
     sid: str
     payload: dict[str, Any]
@@ -177,9 +206,12 @@ class Notification:
     next_at: float = 0.0
     attempts: list[Attempt] = field(default_factory=list)
     round_start: int = 0  # attempts made before the last "send again"
+    headers: dict[str, str] = field(default_factory=dict)  # sent as they are (bitHuman session events)
 
     def render(self, now: float) -> tuple[bytes, dict[str, str]]:
         """The exact bytes and headers of an attempt sent at ``now`` (fresh ``notifyMs``, fresh signatures)."""
+        if self.vendor == "bithuman":
+            return _dumps(self.payload), {"Content-Type": "application/json", **self.headers}
         body = _dumps(
             {
                 "noticeId": self.notice_id,
@@ -225,6 +257,7 @@ class WebhookWorld:
         self._lock = threading.RLock()
         self.settings = Settings()
         self.subscriptions: dict[str, Subscription] = {}  # appid -> its project's webhook
+        self.bithuman: dict[str, BitHumanSubscription] = {}  # account id -> its session webhook
         self.notifications: dict[int, Notification] = {}  # pending and finished, bounded
         self._finished: deque[int] = deque()
         self._ids = itertools.count(1)
@@ -268,15 +301,48 @@ class WebhookWorld:
             if self.subscriptions.pop(appid, None) is None:
                 raise DomainError("not_found", f"project {appid!r} has no webhook")
 
+    def set_bithuman(
+        self, account_id: str, url: str, headers: dict[str, str] | None = None, events: list[str] | None = None
+    ) -> BitHumanSubscription:
+        """Subscribe an account's session webhook (replacing any). No ``events``: both."""
+        self._world.bithuman.get_account(account_id)
+        chosen = [e for e in BITHUMAN_SESSION_EVENTS if e in events] if events else list(BITHUMAN_SESSION_EVENTS)
+        unknown = sorted(set(events or ()) - set(BITHUMAN_SESSION_EVENTS))
+        if unknown:
+            raise DomainError(
+                "invalid_field",
+                f"unknown events {unknown}: sessions send {list(BITHUMAN_SESSION_EVENTS)}",
+                field="events",
+            )
+        if not url.startswith(("http://", "https://")):
+            raise DomainError("invalid_field", f"url {url!r} is not an http(s) URL", field="url")
+        with self._lock:
+            sub = self.bithuman[account_id] = BitHumanSubscription(account_id, url, dict(headers or {}), chosen)
+        self.activate()
+        return sub
+
+    def get_bithuman(self, account_id: str) -> BitHumanSubscription:
+        with self._lock:
+            sub = self.bithuman.get(account_id)
+        if sub is None:
+            raise DomainError("not_found", f"account {account_id!r} has no session webhook")
+        return sub
+
+    def delete_bithuman(self, account_id: str) -> None:
+        with self._lock:
+            if self.bithuman.pop(account_id, None) is None:
+                raise DomainError("not_found", f"account {account_id!r} has no session webhook")
+
     def forget_tenant(self, tenant: str) -> None:
         with self._lock:
+            self.bithuman.pop(tenant, None)
             for appid in [a for a, s in self.subscriptions.items() if s.customer_id == tenant]:
                 del self.subscriptions[appid]
 
     @property
     def active(self) -> bool:
         """Whether any webhook is configured (the sender's ticker runs only then)."""
-        return bool(self.subscriptions)
+        return bool(self.subscriptions or self.bithuman)
 
     def update_settings(self, changes: dict[str, Any]) -> Settings:
         with self._lock:
@@ -295,6 +361,7 @@ class WebhookWorld:
         """Forget subscriptions, queued notifications, records and counts (a full reset)."""
         with self._lock:
             self.subscriptions.clear()
+            self.bithuman.clear()
             self.notifications.clear()
             self._finished.clear()
             self._stop_reasons.clear()
@@ -306,6 +373,9 @@ class WebhookWorld:
 
     def on_event(self, event: Event) -> None:
         """The inbox listener: queue the notifications an event causes, if its project subscribed."""
+        if event.vendor == "bithuman" and event.kind == "speech" and event.tenant in self.bithuman:
+            self._chat_push(event)
+            return
         if event.vendor != "agora" or event.kind == "webhook" or not self.subscriptions:
             return
         appid = event.data.get("appid")
@@ -387,13 +457,76 @@ class WebhookWorld:
             return [(201 if inbound else 202, {**base, "state": s, "report_ms": report_ms}) for s in states]
         return []
 
+    # -- bitHuman session events -----------------------------------------------------------------
+
+    def room_opened(self, account_id: str, agent_code: str, room_id: str, opened_at: float) -> None:
+        """``room.join``: a conversation starts in a room (called by the bitHuman world)."""
+        sub = self.bithuman.get(account_id)
+        if sub is None or "room.join" not in sub.events:
+            return
+        session = bithuman_session_id(account_id, agent_code, room_id, opened_at)
+        data = {"room_name": room_id, "participant_count": 2, "session_id": session}  # the agent and its avatar
+        body = {"agent_id": agent_code, "event_type": "room.join", "data": data, "timestamp": opened_at}
+        self._queue_bithuman(sub, agent_code, room_id, "room.join", body, session, opened_at)
+
+    def _chat_push(self, event: Event) -> None:
+        sub = self.bithuman.get(event.tenant)
+        if sub is None or "chat.push" not in sub.events or event.room is None:
+            return
+        account = self._world.bithuman.accounts.get(event.tenant)
+        agent = account.agents.get(event.agent) if account is not None else None
+        room = agent.rooms.get(event.room) if agent is not None else None
+        if room is None:
+            return
+        session = bithuman_session_id(event.tenant, event.agent, room.id, room.opened_at)
+        data = {"role": "assistant", "message": event.text, "session_id": session, "timestamp": event.time}
+        body = {"agent_id": event.agent, "event_type": "chat.push", "data": data, "timestamp": event.time}
+        self._queue_bithuman(sub, event.agent, room.id, "chat.push", body, session, event.time)
+
+    def _queue_bithuman(
+        self,
+        sub: BitHumanSubscription,
+        agent_code: str,
+        room_id: str,
+        event_type: str,
+        body: dict[str, Any],
+        session: str,
+        at: float,
+    ) -> None:
+        with self._lock:
+            if self._queued() >= self.settings.queue_limit:
+                self.dropped += 1
+                return
+            n = Notification(
+                id=next(self._ids),
+                vendor="bithuman",
+                tenant=sub.account_id,
+                agent=agent_code,
+                channel=room_id,
+                url=sub.url,
+                secret="",
+                event=event_type,
+                notice_id="",
+                sid=session,
+                payload=body,
+                created=at,
+                max_attempts=1,  # facts §6.2: one attempt, no retries
+                next_at=at,
+                headers=dict(sub.headers),
+            )
+            self.notifications[n.id] = n
+        self.wake()
+
+    def _queued(self) -> int:
+        return sum(1 for n in self.notifications.values() if n.state in ("pending", "sending"))
+
     def _callee_rings(self, agent: AgoraAgent) -> bool:
         call = self._world.telephony.calls.get(agent.appid, {}).get(agent.agent_id)
         return call is None or call.fail_why != "busy"
 
     def _queue(self, sub: Subscription, agent: AgoraAgent, event_type: int, payload: dict[str, Any], at: float) -> None:
         with self._lock:
-            pending = sum(1 for n in self.notifications.values() if n.state in ("pending", "sending"))
+            pending = self._queued()
             copies = 2 if self.settings.duplicate else 1
             for _ in range(copies):
                 if pending >= self.settings.queue_limit:
@@ -530,14 +663,14 @@ class WebhookWorld:
         return n
 
     def list(
-        self, *, tenant: str | None = None, event: int | None = None, state: str | None = None
+        self, *, tenant: str | None = None, event: int | str | None = None, state: str | None = None
     ) -> list[Notification]:
         with self._lock:
             return [
                 n
                 for n in self.notifications.values()
                 if (tenant is None or n.tenant == tenant)
-                and (event is None or n.event == event)
+                and (event is None or str(n.event) == str(event))
                 and (state is None or n.state == state)
             ]
 
