@@ -40,6 +40,7 @@ class WebhookSender:
         self._wakeup: asyncio.Event | None = None
         self._started = threading.Lock()
         self._stopping = False
+        self._wake_pending = False
         world.webhooks.wake = self.wake
         world.webhooks.activate = self.start
         world.clock.subscribe(self.wake)
@@ -55,11 +56,22 @@ class WebhookSender:
             ready.wait(10)
 
     def wake(self) -> None:
-        """Ask the loop to tick and send what is due now (from any thread; never blocks)."""
-        loop, event = self._loop, self._wakeup
-        if loop is not None and event is not None:
-            with contextlib.suppress(RuntimeError):  # the loop is closing
-                loop.call_soon_threadsafe(event.set)
+        """Ask the loop to tick and send what is due now (from any thread; never blocks).
+
+        Wake-ups are coalesced: each one writes to the loop's self-pipe, which costs the calling
+        thread a GIL hand-over, so a burst of API requests asks once until the loop has woken.
+        """
+        loop = self._loop
+        if loop is None or self._wake_pending:
+            return
+        self._wake_pending = True
+        with contextlib.suppress(RuntimeError):  # the loop is closing
+            loop.call_soon_threadsafe(self._woken)
+
+    def _woken(self) -> None:
+        self._wake_pending = False
+        if self._wakeup is not None:
+            self._wakeup.set()
 
     def stop(self) -> None:
         self._stopping = True

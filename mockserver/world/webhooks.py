@@ -22,6 +22,7 @@ digits, stable for the session); 104 fires ``TOKEN_WARNING_S`` before the RTC to
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import itertools
@@ -96,6 +97,7 @@ def bithuman_signature(secret: str, timestamp: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode("utf-8"), signed, hashlib.sha256).hexdigest()
 
 
+@functools.lru_cache(maxsize=4096)  # the same room's id for every message of a conversation
 def bithuman_session_id(account_id: str, agent_code: str, room_id: str, opened_at: float) -> str:
     """A conversation's ``session_id`` (a UUID), stable for one opening of a room (our choice)."""
     digest = hashlib.sha256(f"{account_id}/{agent_code}/{room_id}/{opened_at!r}".encode()).digest()
@@ -259,6 +261,7 @@ class WebhookWorld:
         self.subscriptions: dict[str, Subscription] = {}  # appid -> its project's webhook
         self.bithuman: dict[str, BitHumanSubscription] = {}  # account id -> its session webhook
         self.notifications: dict[int, Notification] = {}  # pending and finished, bounded
+        self._open: dict[int, Notification] = {}  # pending or sending: the queue (the API adds to it cheaply)
         self._finished: deque[int] = deque()
         self._ids = itertools.count(1)
         self._notices = itertools.count(1)
@@ -363,6 +366,7 @@ class WebhookWorld:
             self.subscriptions.clear()
             self.bithuman.clear()
             self.notifications.clear()
+            self._open.clear()
             self._finished.clear()
             self._stop_reasons.clear()
             self._token_warned.clear()
@@ -514,11 +518,11 @@ class WebhookWorld:
                 next_at=at,
                 headers=dict(sub.headers),
             )
-            self.notifications[n.id] = n
+            self.notifications[n.id] = self._open[n.id] = n
         self.wake()
 
     def _queued(self) -> int:
-        return sum(1 for n in self.notifications.values() if n.state in ("pending", "sending"))
+        return len(self._open)
 
     def _callee_rings(self, agent: AgoraAgent) -> bool:
         call = self._world.telephony.calls.get(agent.appid, {}).get(agent.agent_id)
@@ -552,7 +556,7 @@ class WebhookWorld:
                 )
                 if copies == 2 and _ == 1:
                     n.notice_id = self.notifications[n.id - 1].notice_id  # the same notification, twice
-                self.notifications[n.id] = n
+                self.notifications[n.id] = self._open[n.id] = n
         self.wake()
 
     # -- the clock -------------------------------------------------------------------------------
@@ -600,13 +604,13 @@ class WebhookWorld:
     def due(self, now: float) -> list[Notification]:
         """Notifications whose next attempt is due at ``now``; they are marked ``sending``."""
         with self._lock:
-            waiting = [n for n in self.notifications.values() if n.state == "pending" and n.next_at <= now]
+            waiting = [n for n in self._open.values() if n.state == "pending" and n.next_at <= now]
             if self.settings.out_of_order:
                 found = waiting[::-1]  # chaos: newest first, nothing waits for anything
             else:
                 # One session's notifications go one at a time, in the order they happened (facts
                 # §7.14); other sessions never wait for it. A retry may come after later ones.
-                busy = {n.sid for n in self.notifications.values() if n.state == "sending"}
+                busy = {n.sid for n in self._open.values() if n.state == "sending"}
                 found = []
                 for n in waiting:
                     if n.sid not in busy:
@@ -631,6 +635,7 @@ class WebhookWorld:
                 n.state = "failed"
                 self.failed += 1
             if n.state in ("delivered", "failed"):
+                self._open.pop(n.id, None)
                 self._finished.append(n.id)
                 while len(self._finished) > RECORDS_KEPT:
                     self.notifications.pop(self._finished.popleft(), None)
@@ -659,6 +664,7 @@ class WebhookWorld:
             if n.state in ("pending", "sending"):
                 raise DomainError("conflict", f"webhook delivery {notification_id} is still under way")
             n.state, n.next_at, n.round_start = "pending", self._world.clock.now(), len(n.attempts)
+            self._open[n.id] = n
         self.wake()
         return n
 
@@ -676,9 +682,8 @@ class WebhookWorld:
 
     def stats(self) -> dict[str, int]:
         with self._lock:
-            states = [n.state for n in self.notifications.values()]
             return {
-                "queued": sum(1 for s in states if s in ("pending", "sending")),
+                "queued": len(self._open),
                 "delivered": self.delivered,
                 "failed": self.failed,
                 "dropped": self.dropped,
