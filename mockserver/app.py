@@ -20,6 +20,7 @@ from .admin import handlers as admin_handlers
 from .admin import live as admin_live
 from .admin import webhooks as admin_webhooks
 from .api import agora, bithuman, telephony
+from .api import webhooks as api_webhooks
 from .api.base import Call, Family
 from .fixtures import load_fixture_file
 from .routing import DEFAULT_BODY_LIMIT, NotFound, SpecRouter, bind, build_endpoints
@@ -36,7 +37,7 @@ VENDOR_PREFIXES = {"bithuman": "/v1/", "agora": AGORA_PREFIX + "/", "control pla
 def default_handlers() -> dict[str, Callable[[Call], Any]]:
     """operationId -> handler, from every module that serves operations."""
     table: dict[str, Callable[[Call], Any]] = {}
-    for module in (bithuman, agora, telephony, admin_handlers, admin_live, admin_webhooks):
+    for module in (bithuman, agora, telephony, api_webhooks, admin_handlers, admin_live, admin_webhooks):
         for name in module.__all__:
             value = getattr(module, name)
             if callable(value) and not isinstance(value, type):
@@ -75,6 +76,7 @@ def create_app(
     vendor_spec, admin_spec = load_spec(), load_spec("admin/openapi.yaml")
     families: dict[str, Family] = {
         "bitHuman Agent Context": bithuman.BitHumanFamily(world),
+        "bitHuman Webhooks": bithuman.BitHumanFamily(world),
         "Agora Agents": agora.AgoraFamily(world),
         "Agora Telephony": telephony.TelephonyFamily(world),
         "Agora Phone Numbers": telephony.TelephonyFamily(world),

@@ -114,6 +114,8 @@ class WebhookReceiver:
         self.agora_secret = agora_secret
         self.bithuman_secret = bithuman_secret
         self.received: list[Received] = []
+        # What "now" is when checking X-BitHuman-Timestamp: pass the mock's clock when it is frozen.
+        self.now: Callable[[], float] = time.time
         self._cond = threading.Condition()
         self._answers: list[int] = []  # statuses for the next requests, then 200
         self._gate: threading.Event | None = None
@@ -179,7 +181,7 @@ class WebhookReceiver:
                     None if self.agora_secret is None else verify_agora_signature(self.agora_secret, body, lower),
                     None
                     if self.bithuman_secret is None
-                    else verify_bithuman_signature(self.bithuman_secret, body, lower),
+                    else verify_bithuman_signature(self.bithuman_secret, body, lower, now=self.now()),
                     status,
                 )
             )

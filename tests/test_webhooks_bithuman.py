@@ -125,3 +125,84 @@ def test_control_plane_and_fixture(client: TestClient, receiver: WebhookReceiver
     }
     assert client.post("/_mock/fixtures", json=document).status_code in (200, 201)
     assert client.get("/_mock/bithuman/accounts/hooked/webhook").json()["events"] == ["room.join", "chat.push"]
+
+
+# -- the account webhooks API (/v1/webhooks), every answer checked against the contract ---------------
+
+SECRET_HEADER = {"api-secret": "YOUR_API_SECRET"}
+
+
+def test_account_webhooks_api(client: TestClient, receiver: WebhookReceiver) -> None:
+    world = client.app.state.world  # type: ignore[attr-defined]
+    receiver.now = world.clock.now  # the mock's clock is frozen: check timestamps against it
+    made = client.post("/v1/webhooks", json={"url": receiver.url, "events": ["agent.ready"]}, headers=SECRET_HEADER)
+    assert made.status_code == 200, made.text
+    hook = made.json()["data"]
+    assert hook["secret"].startswith("whsec_") and uuid.UUID(hook["id"]).version == 4
+    assert (hook["url"], hook["events"], hook["active"]) == (receiver.url, ["agent.ready"], True)
+    receiver.bithuman_secret = hook["secret"]
+    listed = client.get("/v1/webhooks", headers=SECRET_HEADER).json()["data"]
+    assert [h["id"] for h in listed] == [hook["id"]] and "secret" not in listed[0]  # shown once only
+    assert client.get(f"/v1/webhooks/{hook['id']}", headers=SECRET_HEADER).json()["data"]["url"] == receiver.url
+    missing = client.get("/v1/webhooks/nope", headers=SECRET_HEADER)
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "NOT_FOUND"
+    assert client.get("/v1/webhooks").status_code == 401
+    assert client.post("/v1/webhooks", json={"events": []}, headers=SECRET_HEADER).status_code == 400
+
+    # An agent is created: agent.ready, signed over "{timestamp}.{body}".
+    account = world.bithuman.authenticate("YOUR_API_SECRET").id
+    assert client.post(f"/_mock/bithuman/accounts/{account}/agents", json={"code": "A80HVD8577"}).status_code == 201
+    [ready] = receiver.wait_for(1)
+    assert ready.bithuman_valid is True
+    assert ready.headers["x-bithuman-event"] == "agent.ready"
+    assert ready.headers["x-bithuman-timestamp"] == str(int(world.clock.now()))
+    assert ready.json == {
+        "id": ready.headers["x-bithuman-delivery"],
+        "event": "agent.ready",
+        "created": int(world.clock.now()),
+        "data": {"agent_id": "A80HVD8577", "code": "A80HVD8577"},
+    }
+    assert ready.headers["x-bithuman-delivery"].startswith("evt_")
+
+    # The test call sends a ping and answers what came of it.
+    tested = client.post(f"/v1/webhooks/{hook['id']}/test", headers=SECRET_HEADER)
+    assert tested.status_code == 200
+    assert tested.json()["data"] == {"delivered": True, "status_code": 200, "attempts": 1}
+    receiver.fail_next(1, 500)
+    failed = client.post(f"/v1/webhooks/{hook['id']}/test", headers=SECRET_HEADER).json()["data"]
+    assert failed == {"delivered": False, "status_code": 500, "attempts": 1}
+    pings = [r for r in receiver.received if r.json["event"] == "ping"]
+    assert len(pings) == 2 and all(r.bithuman_valid for r in pings)
+
+    deliveries = client.get(f"/v1/webhooks/{hook['id']}/deliveries", headers=SECRET_HEADER).json()["data"]
+    assert [(d["event_type"], d["delivered"], d["status_code"]) for d in deliveries] == [
+        ("ping", False, 500),
+        ("ping", True, 200),
+        ("agent.ready", True, 200),
+    ]  # newest first
+    assert client.delete(f"/v1/webhooks/{hook['id']}", headers=SECRET_HEADER).json() == {
+        "success": True,
+        "deleted": True,
+    }
+    assert client.get(f"/v1/webhooks/{hook['id']}", headers=SECRET_HEADER).status_code == 404
+
+
+def test_account_events_retry_at_2_and_5_s_and_any_2xx_is_success(
+    server: MockServer, receiver: WebhookReceiver, account: str
+) -> None:
+    hook = server.world.webhooks.bithuman_create_webhook(account, {"url": receiver.url})
+    receiver.fail_next(2, 502)
+    receiver.bithuman_secret, receiver.now = hook.secret, server.world.clock.now
+    start = server.world.clock.now()
+    server.world.bithuman.create_agent(account, "A80RETRY01")
+    n = finished(server.world, account, "agent.ready")
+    assert n.state == "pending" and n.next_at == start + 2
+    server.world.clock.advance(2)
+    n = finished(server.world, account, "agent.ready", attempts=2)
+    assert n.state == "pending" and n.next_at == start + 5
+    server.world.clock.advance(3)
+    receiver.fail_next(1, 204)  # a 2xx: delivered
+    n = finished(server.world, account, "agent.ready", attempts=3)
+    assert n.state == "delivered" and [a.status for a in n.attempts] == [502, 502, 204]
+    got = [r for r in receiver.received if r.json.get("event") == "agent.ready"]
+    assert len({r.json["id"] for r in got}) == 1 and all(r.bithuman_valid for r in got)

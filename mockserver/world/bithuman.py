@@ -302,6 +302,7 @@ class BitHumanWorld:
             if code in account.agents:
                 raise DomainError("conflict", f"agent {code!r} already exists in account {account_id!r}")
             agent = account.agents[code] = Agent(code=code)
+            self._world.webhooks.account_event(account_id, "agent.ready", {"agent_id": code, "code": code})
             for room in rooms:
                 if isinstance(room, str):
                     self.open_room(account_id, code, room)

@@ -14,6 +14,10 @@ bitHuman session events (facts §6.2, the newest docs, BH-WH3): ``room.join`` wh
 ``chat.push`` for each message the agent says, account-wide, unsigned (the account's own headers
 are sent instead), one attempt, success only on 200.
 
+bitHuman account webhooks (facts §6.1, BH-WH3): ``agent.ready`` (an agent was created),
+``agent.failed`` and ``ping`` (the test call), signed ``X-BitHuman-Signature: sha256=`` over
+``"{timestamp}.{body}"``; success is any 2xx; 3 attempts, after 0, 2 and 5 s (mock clock).
+
 Our choices where the vendor is silent: ``noticeId`` is ``"<sequence>:<project number>:<eventType>"``
 (the documented three-number shape); ``sid`` is derived from the agent id (16 upper-case letters and
 digits, stable for the session); 104 fires ``TOKEN_WARNING_S`` before the RTC token's expiry.
@@ -33,6 +37,7 @@ import zlib
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from .agora import AgoraAgent, parse_access_token
@@ -49,6 +54,7 @@ __all__ = [
     "BITHUMAN_SESSION_EVENTS",
     "Attempt",
     "BitHumanSubscription",
+    "BitHumanWebhook",
     "Notification",
     "Settings",
     "Subscription",
@@ -66,6 +72,8 @@ DELIVERY_TIMEOUT_S = 10.0  # facts §4: status 200 within 10 s
 QUEUE_LIMIT = 1000  # notifications waiting to be sent; more are dropped (and counted)
 RECORDS_KEPT = 1000  # finished deliveries kept for the control plane
 BITHUMAN_SESSION_EVENTS = ("room.join", "chat.push")
+BITHUMAN_ACCOUNT_EVENTS = ("agent.ready", "agent.failed", "video.completed", "video.failed", "ping")
+BITHUMAN_RETRY_GAPS = (2.0, 3.0)  # facts §7.19: attempts at 0, 2 and 5 s
 TOKEN_WARNING_S = 30.0  # 104 is sent this long before the agent's RTC token expires (our choice)
 
 # facts §2.3: the only documented status / message pairs of 102.
@@ -104,6 +112,10 @@ def bithuman_session_id(account_id: str, agent_code: str, room_id: str, opened_a
     return str(uuid.UUID(bytes=digest[:16], version=4))
 
 
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def _dumps(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
@@ -139,6 +151,33 @@ class BitHumanSubscription:
     def to_dict(self) -> dict[str, Any]:
         # The headers usually carry the receiver's own secret: only their names are shown.
         return {"account_id": self.account_id, "url": self.url, "headers": sorted(self.headers), "events": self.events}
+
+
+@dataclass(slots=True)
+class BitHumanWebhook:
+    """A webhook registered through bitHuman's ``/v1/webhooks`` API (account events, signed)."""
+
+    id: str
+    account_id: str
+    url: str
+    events: list[str]
+    description: str | None
+    secret: str
+    created: float
+    active: bool = True
+
+    def to_dict(self, *, with_secret: bool = False) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "id": self.id,
+            "url": self.url,
+            "events": list(self.events),
+            "description": self.description,
+            "active": self.active,
+        }
+        if with_secret:
+            body["secret"] = self.secret
+        body["created_at"] = body["updated_at"] = _iso(self.created)
+        return body
 
 
 @dataclass(slots=True)
@@ -209,11 +248,24 @@ class Notification:
     attempts: list[Attempt] = field(default_factory=list)
     round_start: int = 0  # attempts made before the last "send again"
     headers: dict[str, str] = field(default_factory=dict)  # sent as they are (bitHuman session events)
+    flavor: str = "agora"  # agora | bithuman_session | bithuman_account
+    gaps: tuple[float, ...] | None = None  # retry gaps of this notification (None: the settings')
+    webhook_id: str | None = None  # the bitHuman account webhook it was sent to
+    waiters: list[Callable[[Notification], None]] = field(default_factory=list)  # told when it is finished
 
     def render(self, now: float) -> tuple[bytes, dict[str, str]]:
         """The exact bytes and headers of an attempt sent at ``now`` (fresh ``notifyMs``, fresh signatures)."""
-        if self.vendor == "bithuman":
+        if self.flavor == "bithuman_session":
             return _dumps(self.payload), {"Content-Type": "application/json", **self.headers}
+        if self.flavor == "bithuman_account":
+            body, timestamp = _dumps(self.payload), str(int(now))
+            return body, {
+                "Content-Type": "application/json",
+                "X-BitHuman-Event": str(self.event),
+                "X-BitHuman-Delivery": self.notice_id,
+                "X-BitHuman-Timestamp": timestamp,
+                "X-BitHuman-Signature": bithuman_signature(self.secret, timestamp, body),
+            }
         body = _dumps(
             {
                 "noticeId": self.notice_id,
@@ -227,6 +279,9 @@ class Notification:
         sha1, sha256 = agora_signatures(self.secret, body)
         headers = {"Content-Type": "application/json", "Agora-Signature": sha1, "Agora-Signature-V2": sha256}
         return body, headers
+
+    def retry_gaps(self, hooks: WebhookWorld) -> tuple[float, ...] | list[float]:
+        return self.gaps if self.gaps is not None else hooks.settings.retry_gaps
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -260,6 +315,7 @@ class WebhookWorld:
         self.settings = Settings()
         self.subscriptions: dict[str, Subscription] = {}  # appid -> its project's webhook
         self.bithuman: dict[str, BitHumanSubscription] = {}  # account id -> its session webhook
+        self.account_hooks: dict[str, dict[str, BitHumanWebhook]] = {}  # account id -> id -> webhook
         self.notifications: dict[int, Notification] = {}  # pending and finished, bounded
         self._open: dict[int, Notification] = {}  # pending or sending: the queue (the API adds to it cheaply)
         self._finished: deque[int] = deque()
@@ -339,13 +395,14 @@ class WebhookWorld:
     def forget_tenant(self, tenant: str) -> None:
         with self._lock:
             self.bithuman.pop(tenant, None)
+            self.account_hooks.pop(tenant, None)
             for appid in [a for a, s in self.subscriptions.items() if s.customer_id == tenant]:
                 del self.subscriptions[appid]
 
     @property
     def active(self) -> bool:
         """Whether any webhook is configured (the sender's ticker runs only then)."""
-        return bool(self.subscriptions or self.bithuman)
+        return bool(self.subscriptions or self.bithuman or self.account_hooks)
 
     def update_settings(self, changes: dict[str, Any]) -> Settings:
         with self._lock:
@@ -365,6 +422,7 @@ class WebhookWorld:
         with self._lock:
             self.subscriptions.clear()
             self.bithuman.clear()
+            self.account_hooks.clear()
             self.notifications.clear()
             self._open.clear()
             self._finished.clear()
@@ -517,9 +575,110 @@ class WebhookWorld:
                 max_attempts=1,  # facts §6.2: one attempt, no retries
                 next_at=at,
                 headers=dict(sub.headers),
+                flavor="bithuman_session",
             )
             self.notifications[n.id] = self._open[n.id] = n
         self.wake()
+
+    # -- bitHuman account webhooks (the /v1/webhooks API) ---------------------------------------
+
+    def bithuman_create_webhook(self, account_id: str, body: dict[str, Any]) -> BitHumanWebhook:
+        url = str(body["url"])
+        if not url.startswith(("http://", "https://")):
+            raise DomainError("invalid_field", f"url must be an https URL, not {url!r}", field="url")
+        events = list(dict.fromkeys(body.get("events") or ()))
+        ids = self._world.ids
+        hook = BitHumanWebhook(
+            id=str(uuid.UUID(ids.token("0123456789abcdef", 32), version=4)),
+            account_id=account_id,
+            url=url,
+            events=events,
+            description=body.get("description"),
+            secret="whsec_" + ids.token("0123456789abcdef", 32),
+            created=self._world.clock.now(),
+        )
+        with self._lock:
+            self.account_hooks.setdefault(account_id, {})[hook.id] = hook
+        self.activate()
+        return hook
+
+    def bithuman_list_webhooks(self, account_id: str) -> list[BitHumanWebhook]:
+        with self._lock:
+            return list(self.account_hooks.get(account_id, {}).values())
+
+    def bithuman_get_webhook(self, account_id: str, webhook_id: str) -> BitHumanWebhook:
+        with self._lock:
+            hook = self.account_hooks.get(account_id, {}).get(webhook_id)
+        if hook is None:
+            raise DomainError("not_found", f"Webhook not found: {webhook_id}", webhook_id=webhook_id)
+        return hook
+
+    def bithuman_delete_webhook(self, account_id: str, webhook_id: str) -> None:
+        with self._lock:
+            self.bithuman_get_webhook(account_id, webhook_id)
+            del self.account_hooks[account_id][webhook_id]
+
+    def bithuman_test_webhook(
+        self, account_id: str, webhook_id: str, waiter: Callable[[Notification], None]
+    ) -> Notification:
+        """Queue a ``ping`` to the webhook: one attempt (our choice), ``waiter`` told of its outcome."""
+        hook = self.bithuman_get_webhook(account_id, webhook_id)
+        data = {"webhook_id": hook.id, "message": "This is a test event from bitHuman."}
+        n = self._queue_account(hook, "ping", data, max_attempts=1, waiter=waiter)
+        if n is None:
+            raise DomainError("unavailable", "the webhook queue is full")
+        return n
+
+    def bithuman_list_webhook_deliveries(self, account_id: str, webhook_id: str) -> list[Notification]:
+        self.bithuman_get_webhook(account_id, webhook_id)
+        with self._lock:
+            found = [n for n in self.notifications.values() if n.webhook_id == webhook_id]
+        return found[::-1]
+
+    def account_event(self, account_id: str, event: str, data: dict[str, Any]) -> None:
+        """An account event (``agent.ready``, ``agent.failed``) for every webhook that wants it."""
+        for hook in self.bithuman_list_webhooks(account_id):
+            if hook.active and (not hook.events or event in hook.events):
+                self._queue_account(hook, event, data, max_attempts=1 + len(BITHUMAN_RETRY_GAPS))
+
+    def _queue_account(
+        self,
+        hook: BitHumanWebhook,
+        event: str,
+        data: dict[str, Any],
+        max_attempts: int,
+        waiter: Callable[[Notification], None] | None = None,
+    ) -> Notification | None:
+        now = self._world.clock.now()
+        with self._lock:
+            if self._queued() >= self.settings.queue_limit:
+                self.dropped += 1
+                return None
+            number = next(self._ids)
+            delivery = f"evt_{number:012x}"
+            n = Notification(
+                id=number,
+                vendor="bithuman",
+                tenant=hook.account_id,
+                agent=str(data.get("agent_id", "")),
+                channel=None,
+                url=hook.url,
+                secret=hook.secret,
+                event=event,
+                notice_id=delivery,
+                sid=delivery,  # account events do not wait for each other
+                payload={"id": delivery, "event": event, "created": int(now), "data": data},
+                created=now,
+                max_attempts=max_attempts,
+                next_at=now,
+                flavor="bithuman_account",
+                gaps=BITHUMAN_RETRY_GAPS,
+                webhook_id=hook.id,
+                waiters=[waiter] if waiter is not None else [],
+            )
+            self.notifications[n.id] = self._open[n.id] = n
+        self.wake()
+        return n
 
     def _queued(self) -> int:
         return len(self._open)
@@ -625,12 +784,16 @@ class WebhookWorld:
         n = notification
         with self._lock:
             n.attempts.append(attempt)
-            if attempt.ok:
+            if attempt.ok or (
+                n.flavor == "bithuman_account" and attempt.status is not None and 200 <= attempt.status < 300
+            ):
                 n.state = "delivered"
                 self.delivered += 1
-            elif (tried := attempt.number - n.round_start) < n.max_attempts and tried <= len(self.settings.retry_gaps):
+            elif (tried := attempt.number - n.round_start) < n.max_attempts and tried <= len(
+                gaps := n.retry_gaps(self)
+            ):
                 n.state = "pending"
-                n.next_at = attempt.at + self.settings.retry_gaps[tried - 1]
+                n.next_at = attempt.at + gaps[tried - 1]
             else:
                 n.state = "failed"
                 self.failed += 1
@@ -653,6 +816,9 @@ class WebhookWorld:
             outcome=outcome,
             data={"delivery": n.id, "notice_id": n.notice_id, "event": n.event, "url": n.url, **attempt.to_dict()},
         )
+        if state in ("delivered", "failed"):
+            for waiter in n.waiters:
+                waiter(n)
         self.wake()  # the next of its session, or its retry, may be due now
 
     def resend(self, notification_id: int) -> Notification:
