@@ -217,3 +217,26 @@ def _props() -> dict[str, Any]:
     from .agora_support import properties
 
     return properties()
+
+
+def test_the_console_check_reports_each_event(client: TestClient, receiver: WebhookReceiver) -> None:
+    base = "/_mock/agora/projects/demo-app-id/webhook"
+    assert client.post(f"{base}/check").status_code == 404  # no webhook yet
+    client.put(base, json={"url": receiver.url, "secret": SECRET, "events": [101, 102]})
+    receiver.fail_next(1, 503)
+    report = client.post(f"{base}/check").json()
+    assert report["ok"] is False
+    assert sorted((r["code"], r["ok"]) for r in report["results"]) == [(200, True), (503, False)]
+    got = receiver.wait_for(2)
+    assert {r.json["payload"]["channel"] for r in got} == {"test_webhook"} and all(r.agora_valid for r in got)
+    assert client.post(f"{base}/check").json()["ok"] is True
+    with WebhookReceiver() as gone:
+        url = gone.url
+    client.put(base, json={"url": url, "secret": SECRET, "events": [101]})
+    [unreachable] = client.post(f"{base}/check").json()["results"]
+    assert unreachable["code"] == 591 and unreachable["error"]
+    client.patch("/_mock/webhooks", json={"timeout": 0.2})
+    client.put(base, json={"url": receiver.url, "secret": SECRET, "events": [101]})
+    receiver.hang()
+    [late] = client.post(f"{base}/check").json()["results"]
+    assert late["code"] == 590

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import Any
 
 from starlette.responses import Response
 
 from ..api.base import Call, json_response
-from ..world.webhooks import report_agora_error
+from ..world.webhooks import Notification, report_agora_error
+
+# The Console's codes for a check that got no valid answer (webhooks-facts §4).
+CHECK_TIMEOUT, CHECK_UNREACHABLE, CHECK_CERTIFICATE = 590, 591, 592
 
 __all__ = [
+    "check_agora_webhook",
     "delete_agora_webhook",
     "delete_bithuman_webhook",
     "get_agora_webhook",
@@ -92,3 +98,47 @@ def get_bithuman_webhook(call: Call) -> Response:
 def delete_bithuman_webhook(call: Call) -> Response:
     call.world.webhooks.delete_bithuman(call.path["account_id"])
     return Response(status_code=204)
+
+
+async def check_agora_webhook(call: Call) -> Response:
+    """Send one test notification per subscribed event and report each as the Console does."""
+    loop = asyncio.get_running_loop()
+    hooks = call.world.webhooks
+    pending: set[int] = set()
+    all_done = asyncio.Event()
+
+    def settle(n: Notification) -> None:
+        pending.discard(n.id)
+        if not pending:
+            all_done.set()
+
+    def finished(n: Notification) -> None:  # in the sender's thread
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(settle, n)
+
+    sent = hooks.check_agora(call.path["appid"], finished)
+    pending.update(n.id for n in sent)
+    if pending:
+        await asyncio.wait_for(all_done.wait(), hooks.settings.timeout + 5)
+    results = [_check_result(n) for n in sent]
+    return json_response({"ok": all(r["ok"] for r in results), "results": results})
+
+
+def _check_result(n: Notification) -> dict[str, Any]:
+    attempt = n.attempts[-1]
+    code = attempt.status
+    if code is None:
+        error = attempt.error or ""
+        if error.startswith("no answer"):
+            code = CHECK_TIMEOUT
+        elif "SSL" in error or "certificate" in error.lower():
+            code = CHECK_CERTIFICATE
+        else:
+            code = CHECK_UNREACHABLE
+    return {
+        "event": n.event,
+        "code": code,
+        "ok": attempt.status == 200 and attempt.json_reply,  # the Console also wants a JSON body
+        "json_reply": attempt.json_reply,
+        "error": attempt.error,
+    }

@@ -500,6 +500,40 @@ class WebhookWorld:
                 self.notifications[n.id] = self._open[n.id] = n
         self.wake()
 
+    def check_agora(self, appid: str, waiter: Callable[[Notification], None]) -> list[Notification]:
+        """The Console's "Check": one test notification per subscribed event, one attempt each.
+
+        Facts §7.15 (inferred): the payload names channel ``test_webhook``; each must get 200 with a
+        JSON body within the timeout. ``waiter`` is told as each one finishes.
+        """
+        sub = self.get_agora(appid)
+        now = self._world.clock.now()
+        sent: list[Notification] = []
+        with self._lock:
+            for event_type in sub.events:
+                number = next(self._ids)
+                n = Notification(
+                    id=number,
+                    vendor="agora",
+                    tenant=sub.customer_id,
+                    agent="test_webhook",
+                    channel="test_webhook",
+                    url=sub.url,
+                    secret=sub.secret,
+                    event=event_type,
+                    notice_id=f"{2000000000 + next(self._notices)}:{zlib.crc32(appid.encode()) % 10000}:{event_type}",
+                    sid=f"CHECK{number:011d}",  # each its own lane: the checks go out together
+                    payload={"agent_id": "test_webhook", "name": "test_webhook", "channel": "test_webhook"},
+                    created=now,
+                    max_attempts=1,
+                    next_at=now,
+                    waiters=[waiter],
+                )
+                self.notifications[n.id] = self._open[n.id] = n
+                sent.append(n)
+        self.wake()
+        return sent
+
     # -- the clock -------------------------------------------------------------------------------
 
     def tick(self) -> None:
