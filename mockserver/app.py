@@ -18,13 +18,16 @@ from .accesslog import AccessLog
 from .admin import ProblemFamily
 from .admin import handlers as admin_handlers
 from .admin import live as admin_live
+from .admin import webhooks as admin_webhooks
 from .api import agora, bithuman, telephony
+from .api import webhooks as api_webhooks
 from .api.base import Call, Family
 from .contract import load_contract
 from .fixtures import load_fixture_file
 from .guard import Guard, GuardSettings
 from .routing import DEFAULT_BODY_LIMIT, NotFound, SpecRouter, bind, build_endpoints
 from .spec import load_spec
+from .webhooks import attach as attach_webhooks
 from .world import World
 
 __all__ = ["create_app", "default_handlers"]
@@ -33,7 +36,7 @@ __all__ = ["create_app", "default_handlers"]
 def default_handlers() -> dict[str, Callable[[Call], Any]]:
     """operationId -> handler, from every module that serves operations."""
     table: dict[str, Callable[[Call], Any]] = {}
-    for module in (bithuman, agora, telephony, admin_handlers, admin_live):
+    for module in (bithuman, agora, telephony, api_webhooks, admin_handlers, admin_live, admin_webhooks):
         for name in module.__all__:
             value = getattr(module, name)
             if callable(value) and not isinstance(value, type):
@@ -77,6 +80,7 @@ def create_app(
     vendor_spec, admin_spec = load_spec(), load_spec("admin/openapi.yaml")
     families: dict[str, Family] = {
         "bitHuman Agent Context": bithuman.BitHumanFamily(world),
+        "bitHuman Webhooks": bithuman.BitHumanFamily(world),
         "Agora Agents": agora.AgoraFamily(world),
         "Agora Telephony": telephony.TelephonyFamily(world),
         "Agora Phone Numbers": telephony.TelephonyFamily(world),
@@ -94,6 +98,7 @@ def create_app(
     # Routing is the spec's table (see SpecRouter); Starlette keeps the middleware stack around it.
     app.router = SpecRouter(endpoints, not_found)  # type: ignore[assignment]
     app.state.world = world
+    app.state.webhooks = attach_webhooks(world)  # delivers webhooks in a thread of its own, once configured
     app.state.started = time.monotonic()
     app.state.guard = GuardSettings(
         allowed_hosts=tuple(allowed_hosts) if allowed_hosts is not None else None, control_token=control_token or None

@@ -237,6 +237,17 @@ def mockserver_inprocess(
     yield from _handle(request, mockserver_inprocess_client, None)
 
 
+@pytest.fixture
+def mockserver_webhook_receiver() -> Iterator[Any]:
+    """An HTTP endpoint on 127.0.0.1 that records the webhooks it gets and checks their signatures
+    (``mockserver.receiver.WebhookReceiver``; wire a project with ``.subscribe_agora``). See docs/webhooks.md."""
+    from .receiver import WebhookReceiver
+
+    with WebhookReceiver(agora_secret="mockserver-ncs-secret") as receiver:
+        yield receiver
+
+
+
 def _handle(request: pytest.FixtureRequest, client: ControlClient, server: MockServer | None) -> Iterator[MockHandle]:
     from .handles import MockHandle
 

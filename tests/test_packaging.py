@@ -57,4 +57,4 @@ def test_package_reads_the_contract_from_inside_the_wheel(wheel: Path) -> None:
     out = subprocess.run(
         [sys.executable, "-c", code], env=env, cwd=wheel.parent, capture_output=True, text=True, check=True
     )
-    assert out.stdout.split() == ["21", "True", "default.yaml"]
+    assert out.stdout.split() == ["27", "True", "default.yaml"]

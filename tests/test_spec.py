@@ -45,15 +45,22 @@ EXPECTED_OPERATIONS: dict[str, tuple[str, str, str]] = {
     "get_phone_number": ("GET", f"{AG}/phone-numbers/{{phone_number}}", "Agora Phone Numbers"),
     "update_phone_number": ("PATCH", f"{AG}/phone-numbers/{{phone_number}}", "Agora Phone Numbers"),
     "delete_phone_number": ("DELETE", f"{AG}/phone-numbers/{{phone_number}}", "Agora Phone Numbers"),
+    "bithuman_create_webhook": ("POST", "/v1/webhooks", "bitHuman Webhooks"),
+    "bithuman_list_webhooks": ("GET", "/v1/webhooks", "bitHuman Webhooks"),
+    "bithuman_get_webhook": ("GET", "/v1/webhooks/{webhook_id}", "bitHuman Webhooks"),
+    "bithuman_delete_webhook": ("DELETE", "/v1/webhooks/{webhook_id}", "bitHuman Webhooks"),
+    "bithuman_test_webhook": ("POST", "/v1/webhooks/{webhook_id}/test", "bitHuman Webhooks"),
+    "bithuman_list_webhook_deliveries": ("GET", "/v1/webhooks/{webhook_id}/deliveries", "bitHuman Webhooks"),
 }
 
-TAGS = {"bitHuman Agent Context", "Agora Agents", "Agora Telephony", "Agora Phone Numbers"}
+TAGS = {"bitHuman Agent Context", "Agora Agents", "Agora Telephony", "Agora Phone Numbers", "bitHuman Webhooks"}
 
 ERROR_SCHEMA_BY_TAG = {
     "bitHuman Agent Context": "#/components/schemas/BitHumanError",
     "Agora Agents": "#/components/schemas/AgoraError",
     "Agora Telephony": "#/components/schemas/TelephonyError",
     "Agora Phone Numbers": "#/components/schemas/TelephonyError",
+    "bitHuman Webhooks": "#/components/schemas/BitHumanError",
 }
 
 SECURITY_BY_TAG = {
@@ -61,6 +68,7 @@ SECURITY_BY_TAG = {
     "Agora Agents": [{"basicAuth": []}, {"agoraToken": []}],
     "Agora Telephony": [{"basicAuth": []}, {"agoraToken": []}],
     "Agora Phone Numbers": [{"basicAuth": []}, {"agoraToken": []}],
+    "bitHuman Webhooks": [{"apiSecret": []}],
 }
 
 
@@ -144,12 +152,12 @@ def test_info_servers_and_security_schemes() -> None:
     assert schemes["agoraToken"]["in"] == "header" and schemes["agoraToken"]["name"] == "Authorization"
     assert "agora token=" in schemes["agoraToken"]["description"]
     for path, item in DOC["paths"].items():
-        real = "https://api.bithuman.ai" if path.startswith("/v1/agent/") else "https://api.agora.io"
+        real = "https://api.bithuman.ai" if path.startswith("/v1/") else "https://api.agora.io"
         assert [s["url"] for s in item.get("servers", [])] == ["http://127.0.0.1:8080", real], path
 
 
 # --------------------------------------------------------------------------------------------------
-# 2. Exactly the 21 operations.
+# 2. Exactly the 27 operations.
 # --------------------------------------------------------------------------------------------------
 
 
@@ -157,7 +165,7 @@ def test_exact_operation_set() -> None:
     actual = {(method, path) for method, path, _ in OPERATIONS.values()}
     expected = {(method, path) for method, path, _ in EXPECTED_OPERATIONS.values()}
     assert actual == expected
-    assert len(OPERATIONS) == 21
+    assert len(OPERATIONS) == 27
 
 
 def test_operation_ids() -> None:

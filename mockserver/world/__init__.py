@@ -20,6 +20,7 @@ from .ids import Ids
 from .inbox import DEFAULT_INBOX_LIMIT, Event, Inbox
 from .journal import DEFAULT_JOURNAL_BYTES, DEFAULT_JOURNAL_LIMIT, Journal
 from .telephony import TelephonyWorld
+from .webhooks import WebhookWorld
 
 __all__ = ["DIALECTS", "Clock", "DomainError", "Event", "Ids", "Inbox", "World"]
 
@@ -56,6 +57,8 @@ class World:
         self.bithuman = BitHumanWorld(self, bithuman_dialect)
         self.agora = AgoraWorld(self)
         self.telephony = TelephonyWorld(self)
+        self.webhooks = WebhookWorld(self)
+        self.inbox.subscribe(self.webhooks.on_event)  # inbox events become vendor webhooks
         # Fixture documents applied at start-up; ``reset`` goes back to them.
         self._boot: list[dict[str, Any]] = []
 
@@ -123,11 +126,20 @@ class World:
                 agents=spec.get("agents", ()),
                 replace=True,
             )
+            if "webhook" in spec:
+                hook = spec["webhook"]
+                self.webhooks.set_bithuman(spec["id"], hook["url"], hook.get("headers"), hook.get("events"))
             tenants.append(spec["id"])
         for spec in (document.get("agora") or {}).get("customers", ()):
             if only_tenant is not None and spec["id"] != only_tenant:
                 continue
-            customer = self.agora.create_customer(spec["id"], spec["secret"], spec.get("projects", []), replace=True)
+            # A project's ``webhook`` is not part of the project: it subscribes once the project exists.
+            projects = [{k: v for k, v in p.items() if k != "webhook"} for p in spec.get("projects", [])]
+            customer = self.agora.create_customer(spec["id"], spec["secret"], projects, replace=True)
+            for project in spec.get("projects", ()):
+                if "webhook" in project:
+                    hook = project["webhook"]
+                    self.webhooks.set_agora(project["appid"], hook["url"], hook["secret"], hook.get("events"))
             for number in spec.get("phone_numbers", ()):
                 self.telephony.add_phone_number(customer, number)
             self.telephony.set_rules(customer, spec.get("dial_rules", []))
@@ -161,6 +173,7 @@ class World:
                 self.bithuman.delete_account(tenant)
             if tenant in self.agora.customers:
                 self.agora.delete_customer(tenant)
+            self.webhooks.forget_tenant(tenant)
             self.inbox.clear(tenant)
             for document in self._boot:
                 self._apply(document, only_tenant=tenant)
@@ -173,6 +186,7 @@ class World:
             self.inbox.clear()
             self.journal.clear()
             self.faults.clear()
+            self.webhooks.clear()
 
     def tenants(self) -> dict[str, str]:
         """Tenant id -> vendor, for every tenant that exists now."""

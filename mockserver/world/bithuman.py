@@ -334,6 +334,7 @@ class BitHumanWorld:
             if len(account.agents) >= MAX_AGENTS:
                 raise DomainError("invalid", f"an account has at most {MAX_AGENTS} agents")
             agent = account.agents[code] = Agent(code=code)
+            self._world.webhooks.account_event(account_id, "agent.ready", {"agent_id": code, "code": code})
             for room in rooms:
                 if isinstance(room, str):
                     self.open_room(account_id, code, room)
@@ -368,6 +369,9 @@ class BitHumanWorld:
                 room = agent.rooms[room_id] = Room(id=room_id, active=True, opened_at=now)
             elif not room.active:
                 room.active, room.opened_at, room.closed_at = True, now, None
+            else:
+                return room
+            self._world.webhooks.room_opened(account_id, code, room_id, now)  # a conversation starts: room.join
             return room
 
     def close_room(self, account_id: str, code: str, room_id: str) -> Room:

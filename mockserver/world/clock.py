@@ -71,6 +71,18 @@ class Clock:
         self._base_mock = self._base_real
         self._speed = 1.0
         self._frozen = False
+        self._listeners: tuple[Callable[[], None], ...] = ()
+
+    def subscribe(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` (which must not block) after every freeze, advance, resume and reset.
+
+        The webhook sender uses it to replay what fell due at once, instead of at its next tick.
+        """
+        self._listeners = (*self._listeners, listener)
+
+    def _changed(self) -> None:
+        for listener in self._listeners:
+            listener()
 
     def now(self) -> float:
         """Return the current mock time in unix seconds."""
@@ -105,7 +117,9 @@ class Clock:
             if instant is not None:
                 self._base_mock = instant
             self._frozen = True
-            return self._base_mock
+            frozen = self._base_mock
+        self._changed()
+        return frozen
 
     def advance(self, seconds: float) -> float:
         """Move time forward by ``seconds`` (frozen or running). Returns the new time.
@@ -119,7 +133,9 @@ class Clock:
             if self._base_mock + seconds > MAX_TIME:
                 raise _invalid("seconds", "would move the clock past 9999-12-31T23:59:59Z")
             self._base_mock += seconds
-            return self.now()
+            now = self.now()
+        self._changed()
+        return now
 
     def resume(self, speed: float = 1.0) -> float:
         """Let time run again from where it stands, ``speed`` times real time."""
@@ -129,7 +145,9 @@ class Clock:
             self._rebase()
             self._frozen = False
             self._speed = float(speed)
-            return self.now()
+            now = self.now()
+        self._changed()
+        return now
 
     def snapshot(self) -> Callable[[], None]:
         """A function that puts the clock back as it is now (frozen or running, speed)."""
@@ -149,3 +167,4 @@ class Clock:
             self._base_mock = self._base_real
             self._speed = 1.0
             self._frozen = False
+        self._changed()
