@@ -338,6 +338,51 @@ class ControlClient:
         """Remove every rule; returns how many there were."""
         return self.call("DELETE", "/_mock/faults")["dropped"]
 
+    # -- webhooks (see docs/webhooks.md) -------------------------------------------------------------
+
+    def get_webhooks(self) -> dict[str, Any]:
+        """Delivery settings and counters (queued, delivered, failed, dropped)."""
+        return self.call("GET", "/_mock/webhooks")
+
+    def update_webhook_settings(self, **settings: Any) -> dict[str, Any]:
+        """Change delivery settings (retries, intervals, chaos options)."""
+        return self.call("PATCH", "/_mock/webhooks", settings)
+
+    def list_webhook_deliveries(self, **filters: Any) -> list[dict[str, Any]]:
+        """Every attempt so far; filters: ``tenant``, ``event``, ``state``, ``limit``."""
+        return self.call("GET", "/_mock/webhooks/deliveries", query=filters)
+
+    def resend_webhook_delivery(self, delivery_id: str) -> dict[str, Any]:
+        return self.call("POST", f"/_mock/webhooks/deliveries/{quote(str(delivery_id))}/resend")
+
+    def set_agora_webhook(self, appid: str, webhook: Mapping[str, Any]) -> dict[str, Any]:
+        """``webhook``: ``{url, secret, events?}`` (the project's NCS subscription)."""
+        return self.call("PUT", f"{_project(appid)}/webhook", dict(webhook))
+
+    def get_agora_webhook(self, appid: str) -> dict[str, Any]:
+        return self.call("GET", f"{_project(appid)}/webhook")
+
+    def delete_agora_webhook(self, appid: str) -> None:
+        self._ok("DELETE", f"{_project(appid)}/webhook")
+
+    def check_agora_webhook(self, appid: str) -> dict[str, Any]:
+        """The Console's Check: one test notification per subscribed event."""
+        return self.call("POST", f"{_project(appid)}/webhook/check")
+
+    def report_agora_agent_error(self, appid: str, agent_id: str, error: Mapping[str, Any]) -> dict[str, Any]:
+        """A module error of a running agent (NCS event 110)."""
+        return self.call("POST", f"{_agora_agent(appid, agent_id)}/error", dict(error))
+
+    def set_bithuman_webhook(self, account_id: str, webhook: Mapping[str, Any]) -> dict[str, Any]:
+        """``webhook``: ``{url, headers?, events?}`` (the account's session webhook)."""
+        return self.call("PUT", f"{_account(account_id)}/webhook", dict(webhook))
+
+    def get_bithuman_webhook(self, account_id: str) -> dict[str, Any]:
+        return self.call("GET", f"{_account(account_id)}/webhook")
+
+    def delete_bithuman_webhook(self, account_id: str) -> None:
+        self._ok("DELETE", f"{_account(account_id)}/webhook")
+
     # -- the clock ---------------------------------------------------------------------------------
 
     def get_clock(self) -> dict[str, Any]:
