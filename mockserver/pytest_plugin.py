@@ -94,6 +94,10 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "mockserver_fixture(*paths): load these fixture files (relative to the test file) into the mock for the test",
     )
+    config.addinivalue_line(
+        "markers",
+        "mockserver_chaos(scenario, **options): put a chaos scenario in force for every tenant of the test",
+    )
     errors = config.stash[_ERRORS] = _ServerErrors()
     for name in _ServerErrors.LOGGERS:
         logging.getLogger(name).addHandler(errors)
@@ -245,6 +249,8 @@ def _handle(request: pytest.FixtureRequest, client: ControlClient, server: MockS
         for mark in reversed(list(request.node.iter_markers("mockserver_fixture"))):
             for path in mark.args:
                 handle.load_fixture(path)
+        for mark in reversed(list(request.node.iter_markers("mockserver_chaos"))):
+            handle.chaos(*mark.args, **mark.kwargs)
         yield handle
     finally:
         try:

@@ -44,6 +44,7 @@ class Mockserver:
         self._base_dir = base_dir
         self._check = check
         self._closers: list[Callable[[], None]] = []
+        self._chaos: list[dict[str, Any]] = []  # scenarios for every tenant of the test (see chaos)
 
     @property
     def in_process(self) -> bool:
@@ -57,6 +58,8 @@ class Mockserver:
     def adopt(self, tenant: str) -> None:
         """Reset ``tenant`` when the test ends (the helpers do it for what they create)."""
         self.tenants.append(tenant)
+        for spec in self._chaos:
+            self.client.call("POST", "/_mock/chaos/rules", {**spec, "tenant": tenant})
 
     def load_fixture(self, path: str | os.PathLike[str]) -> list[str]:
         """Load a fixture file (relative paths: from the test's directory); returns its tenant ids.
@@ -76,8 +79,30 @@ class Mockserver:
         except ControlError as exc:
             exc.add_note(f"while loading the fixture file {found}")
             raise
-        self.tenants.extend(loaded)
+        for tenant in loaded:
+            self.adopt(tenant)
         return loaded
+
+    def chaos(self, scenario: str, *, tenant: str | None = None, **options: Any) -> list[dict[str, Any]]:
+        """Put a chaos scenario in force for this test (docs/chaos.md); returns the rules made.
+
+        Rules are always scoped to a tenant of this test, so they end with it: ``tenant``, or else
+        every tenant the test has and every one it makes from now on (as the
+        ``mockserver_chaos`` marker does).
+
+        Args:
+            scenario: the scenario's name (``agent_fails``, ``tts_error``, ``rate_limit_burst``, ...).
+            tenant: one tenant of the test.
+            **options: the rule's ``agent``, ``channel``, ``at``, ``times`` (default 1, ``None``:
+                for ever), ``probability``, and the scenario's parameters (``when="speaking"``).
+        """
+        spec = {"scenario": scenario, **options}
+        if tenant is not None:
+            return [self.client.call("POST", "/_mock/chaos/rules", {**spec, "tenant": tenant})]
+        self._chaos.append(spec)
+        return [
+            self.client.call("POST", "/_mock/chaos/rules", {**spec, "tenant": t}) for t in dict.fromkeys(self.tenants)
+        ]
 
     def events(self, **filters: Any) -> list[Event]:
         """The whole inbox, filtered (tenant, vendor, agent, room, kind, since, limit)."""

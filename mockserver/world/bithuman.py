@@ -134,6 +134,11 @@ class BitHumanWorld:
 
     def admit(self, account: Account) -> Admission | None:
         """Take one token from the account's write bucket; ``None`` when it has no rate limit."""
+        forced = self._world.chaos.on_admit(account.id)  # a rate_limit_burst scenario
+        if forced is not None:
+            raise DomainError(
+                "rate_limited", f"Rate limit exceeded. Retry in {forced.retry_after} seconds.", admission=forced
+            )
         bucket = account.rate_limit
         if bucket is None:
             return None
@@ -196,6 +201,7 @@ class BitHumanWorld:
                 operation=operation,
                 outcome="delivered",
             )
+        self._world.chaos.on_delivery(account.id, agent_code, rooms)
         return Delivery(agent_code=agent_code, context_type=context_type, rooms=rooms, time=now)
 
     # -- arrangement (control plane and fixtures) ----------------------------------------------

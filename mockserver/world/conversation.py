@@ -12,6 +12,8 @@ Timing choices (the vendor documents none): speech lasts ``SPEECH_MS_PER_CHAR`` 
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import math
 from collections import deque
 from collections.abc import Callable
@@ -149,6 +151,11 @@ class Conversation:
         self.stopped_at: float | None = None
         self.message = ""
         self.now = start
+        # Chaos scenarios (chaos.py) act through these: moments on the clock at which they act while
+        # the agent is STARTING or RUNNING, and a look at each speech or thought as it starts.
+        self.timers: list[tuple[float, int, Callable[[float], None]]] = []
+        self._timer_ids = itertools.count()
+        self.on_start: Callable[[Activity, float], None] | None = None
 
     # -- the clock ---------------------------------------------------------------------------
 
@@ -166,6 +173,8 @@ class Conversation:
             candidates.append((self.created + MAX_SESSION_S, "cap"))
         if self.status == "STOPPING" and self.stopped_at is not None:
             candidates.append((self.stopped_at, "stopped"))
+        if self.timers and self.status in ("STARTING", "RUNNING"):
+            candidates.append((self.timers[0][0], "timer"))
         return min(candidates) if candidates else None
 
     def advance(self, now: float) -> None:
@@ -189,6 +198,8 @@ class Conversation:
             elif kind == "stopped":
                 self.status = "STOPPED"
                 self.emit(kind="lifecycle", text="STOPPED", outcome="STOPPED", time=at)
+            elif kind == "timer":
+                heapq.heappop(self.timers)[2](at)
         self.now = max(self.now, now)
 
     @property
@@ -257,6 +268,41 @@ class Conversation:
             operation="fail_agora_agent",
         )
 
+    def schedule(self, at: float, action: Callable[[float], None]) -> None:
+        """Call ``action(at)`` when the clock passes ``at`` (while STARTING or RUNNING)."""
+        heapq.heappush(self.timers, (at, next(self._timer_ids), action))
+
+    def module_error(self, at: float, module: str, code: int, message: str) -> None:
+        """A module (``llm``, ``tts``) fails the current speech or thought: its turn ends ``error``.
+
+        What was queued after it goes on, as the agent keeps running (the caller may fail it too).
+        """
+        activity = self.current
+        if activity is None:
+            return
+        self.current = None
+        played = _ms(at - activity.start) if activity.kind == "speaking" else 0
+        reason = "LLM_REQUEST_ERR" if module == "llm" else "INTERNAL_ERR"
+        # The contract's ``details`` is a string; the inbox event keeps the module's error as fields
+        # (as webhook 110 reports it: module, code, message, turn_id).
+        details = f"{module} error {code}: {message}"
+        self._end_turn(activity.turn, at, "error", reason=reason, playback_duration_ms=played, details=details)
+        self.emit(
+            kind="error",
+            text=message,
+            outcome="error",
+            time=at,
+            data={
+                "module": module,
+                "code": code,
+                "message": message,
+                "turn_id": activity.turn.turn_id,
+                "interrupts": activity.event_id,
+            },
+        )
+        if self.queue:
+            self._start_queued(self.queue.popleft(), at)
+
     def request_stop(self, at: float, graceful_timeout: float | None) -> None:
         """``leave``: stop now, or (graceful) once idle but within ``graceful_timeout`` seconds."""
         if self.status == "STARTING":
@@ -286,6 +332,8 @@ class Conversation:
         else:
             activity.end = at + THINK_S
         self.current = activity
+        if self.on_start is not None:
+            self.on_start(activity, at)
 
     def _end_turn(self, turn: Turn, at: float, end_type: str, **metadata: Any) -> None:
         turn.end_at, turn.end_type = at, end_type

@@ -247,7 +247,7 @@ class TelephonyWorld:
         if call.state == "ringing" and call.answer_at is not None and call.answer_at <= now:
             self._answer(call, call.answer_at)
         if call.state == "answered" and call.remote_hangup_at is not None and call.remote_hangup_at <= now:
-            self._end(call, call.remote_hangup_at, "hangup", "the callee hung up")
+            self._end(call, call.remote_hangup_at, "hangup", call.fail_why or "the callee hung up")
         if call.state != "hangup" and not call.agent.conversation.live:
             # The agent went away on its own (leave, idle timeout, failure): the call is over.
             self._end(call, call.agent.conversation.stopped_at or now, "request", "the agent left")
@@ -322,6 +322,7 @@ class TelephonyWorld:
                 call.answer_at = now + rule.ring_seconds
             self._keep(project, call)
             self._emit(call, "dialled", now)
+            self._world.chaos.on_call(customer.id, call, now)
             self._advance(call, now)
             return call
 
