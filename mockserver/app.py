@@ -17,6 +17,7 @@ from starlette.applications import Starlette
 from .accesslog import AccessLog
 from .admin import ProblemFamily
 from .admin import chaos as admin_chaos
+from .admin import coverage as admin_coverage
 from .admin import handlers as admin_handlers
 from .admin import live as admin_live
 from .api import agora, bithuman, telephony
@@ -35,7 +36,7 @@ VENDOR_PREFIXES = {"bithuman": "/v1/", "agora": AGORA_PREFIX + "/", "control pla
 def default_handlers() -> dict[str, Callable[[Call], Any]]:
     """operationId -> handler, from every module that serves operations."""
     table: dict[str, Callable[[Call], Any]] = {}
-    for module in (bithuman, agora, telephony, admin_handlers, admin_live, admin_chaos):
+    for module in (bithuman, agora, telephony, admin_handlers, admin_live, admin_chaos, admin_coverage):
         for name in module.__all__:
             value = getattr(module, name)
             if callable(value) and not isinstance(value, type):

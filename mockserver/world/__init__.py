@@ -15,6 +15,7 @@ from .agora import AgoraWorld
 from .bithuman import DIALECTS, BitHumanWorld
 from .chaos import Chaos
 from .clock import Clock, parse_instant
+from .coverage import Coverage
 from .errors import DomainError
 from .faults import Faults
 from .ids import Ids
@@ -55,6 +56,8 @@ class World:
         self.journal = Journal(journal_limit, journal_bytes)
         self.faults = Faults(random.Random(seed))
         self.chaos = Chaos(self, random.Random(seed))
+        self.coverage = Coverage()
+        self.inbox.subscribe(self.coverage.observe)
         self.bithuman = BitHumanWorld(self, bithuman_dialect)
         self.agora = AgoraWorld(self)
         self.telephony = TelephonyWorld(self)
@@ -173,6 +176,7 @@ class World:
                 self.agora.delete_customer(tenant)
             self.inbox.clear(tenant)
             self.chaos.clear(tenant)
+            self.coverage.clear(tenant)
             for document in self._boot:
                 self._apply(document, only_tenant=tenant)
 
@@ -185,6 +189,7 @@ class World:
             self.journal.clear()
             self.faults.clear()
             self.chaos.clear()
+            self.coverage.clear()
 
     def tenants(self) -> dict[str, str]:
         """Tenant id -> vendor, for every tenant that exists now."""

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from . import World
 
 __all__ = [
+    "DELIVERY_OUTCOMES",
     "DIALECTS",
     "MAX_ACCOUNTS",
     "MAX_AGENTS",
@@ -36,6 +37,14 @@ __all__ = [
 VENDOR = "bithuman"
 DIALECTS = ("current", "legacy")
 CONTEXT_TYPES = ("add_context", "speak")
+# What can come of a delivery, as data the coverage report reads (by request and error code).
+DELIVERY_OUTCOMES = {
+    "all rooms": None,
+    "one room": None,
+    "no active rooms": "no_active_rooms",
+    "unknown agent": "agent_not_found",
+    "rate limited": "rate_limited",
+}
 # Bounds of our choosing (arrangement goes through the control plane; the vendor has none to say):
 # past them, creating answers 422, so a long-running mock never grows without limit.
 MAX_ACCOUNTS = 10_000

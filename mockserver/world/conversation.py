@@ -27,9 +27,11 @@ __all__ = [
     "MIN_SPEECH_S",
     "QUEUE_LIMIT",
     "SPEECH_MS_PER_CHAR",
+    "STATES",
     "STATUS_CODES",
     "STOP_S",
     "THINK_S",
+    "TRANSITIONS",
     "Activity",
     "Conversation",
     "Turn",
@@ -47,6 +49,18 @@ TURN_LIMIT = 2000  # turns kept per agent (oldest dropped)
 # it, speak/think with APPEND answer 429 and a user's queued utterance is refused; nothing is lost
 # silently.
 QUEUE_LIMIT = 100
+# The lifecycle and the conversational states as data (the coverage report reads them): each
+# transition is (from, to, cause); the cause of STOPPING is the reason its event carries.
+TRANSITIONS = (
+    ("STARTING", "RUNNING", "ready"),
+    ("STARTING", "FAILED", "failure"),
+    ("RUNNING", "STOPPING", "leave"),
+    ("RUNNING", "STOPPING", "idle timeout"),
+    ("RUNNING", "STOPPING", "session time limit (72 h)"),
+    ("RUNNING", "FAILED", "failure"),
+    ("STOPPING", "STOPPED", "done"),
+)
+STATES = ("listening", "thinking", "speaking")
 
 
 def speech_seconds(text: str) -> float:
@@ -254,6 +268,7 @@ class Conversation:
         )
 
     def fail(self, at: float, message: str) -> None:
+        previous = self.status
         self._cut(at, "api_leave", end_type="error", reason="INTERNAL_ERR")
         self.queue.clear()
         self.status = "FAILED"
@@ -264,7 +279,7 @@ class Conversation:
             text="FAILED",
             outcome="FAILED",
             time=at,
-            data={"message": message},
+            data={"message": message, "from": previous},
             operation="fail_agora_agent",
         )
 
@@ -455,7 +470,7 @@ class Conversation:
             self._check_queue()
         turn = self._new_turn(at, "api_speak", {"action": "speak", "transport": "http"})
         activity = Activity("speaking", text, turn, interruptable, "speak")
-        data = {"priority": priority, "interruptable": interruptable}
+        data = {"priority": priority, "interruptable": interruptable, "state": self.state}
         busy = self.current is not None
         if busy and priority == "IGNORE":
             self._ignore(at, turn, "speech", text, data, "speak_agent")

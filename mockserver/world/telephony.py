@@ -27,13 +27,26 @@ from .errors import DomainError
 if TYPE_CHECKING:
     from . import World
 
-__all__ = ["Call", "DialRule", "PhoneNumber", "TelephonyWorld"]
+__all__ = ["CALL_OUTCOMES", "Call", "DialRule", "PhoneNumber", "TelephonyWorld"]
 
 DEFAULT_RING_S = 2.0
 NO_ANSWER_TIMEOUT_S = 60.0
 CALLS_KEPT = 1000  # per project, oldest forgotten first
 MAX_PHONE_NUMBERS = 1000  # per customer: our bound (the vendor documents none); 422 beyond
 CALL_LIST_WINDOW_S = 60 * 24 * 3600
+# What can become of a call, as data the coverage report reads: ``answered``, ``inbound``, or the
+# ``why`` of the event that ended it.
+CALL_OUTCOMES = (
+    "answered",
+    "inbound",
+    "busy",
+    "no answer",
+    "never connected",
+    "the callee hung up",
+    "the call dropped",
+    "hung up through the API",
+    "the agent left",
+)
 
 
 @dataclass(slots=True)
