@@ -78,6 +78,16 @@ def test_rtc_drop_now_and_at_a_moment(tenant: Tenant) -> None:
     assert tenant.sdk.agents.get(tenant.appid, later).stop_ts == int(T0 + 100)
 
 
+def test_a_timed_rule_reaches_agents_started_before_its_moment(tenant: Tenant) -> None:
+    chaos(tenant, "rtc_drop", at=T0 + 50, times=None)
+    tenant.advance(10)
+    agent_id = tenant.start()  # after the rule, before its moment
+    tenant.advance(39)
+    assert status(tenant, agent_id)[0] == "RUNNING"
+    tenant.advance(1)
+    assert status(tenant, agent_id) == ("FAILED", "agent exits with reason: RTC connection error")
+
+
 def test_tts_error_ends_the_turn_and_the_agent_runs_on(tenant: Tenant) -> None:
     agent_id = tenant.start()
     chaos(tenant, "tts_error")

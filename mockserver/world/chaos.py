@@ -186,13 +186,14 @@ class ChaosRule:
     def spent(self) -> bool:
         return self.times is not None and self.fired >= self.times
 
-    def matches(self, tenant: str | None, agent: str | None, channel: str | None, now: float) -> bool:
+    def matches(self, tenant: str | None, agent: str | None, channel: str | None, now: float | None) -> bool:
+        """Whether the rule is in scope (and, unless ``now`` is None, already in force)."""
         return (
             not self.spent
             and (self.tenant is None or self.tenant == tenant)
             and (self.agent is None or self.agent == agent)
             and (self.channel is None or self.channel == channel)
-            and (self.at is None or self.at <= now)
+            and (self.at is None or now is None or self.at <= now)
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -332,8 +333,11 @@ class Chaos:
         agent: str | None,
         channel: str | None,
         at: float | None = None,
+        *,
+        timed: bool = False,
     ) -> list[ChaosRule]:
-        now = self._world.clock.now() if at is None else at
+        # A timed rule is armed on an agent whatever its ``at``: its timer is set for that moment.
+        now = None if timed else self._world.clock.now() if at is None else at
         return [r for r in self.rules if r.scenario in names and r.matches(tenant, agent, channel, now)]
 
     # -- Agora agents --------------------------------------------------------------------------
@@ -354,7 +358,7 @@ class Chaos:
         conversation.on_start = lambda activity, at: self._on_activity(tenant, agent, activity, at)
         if not self.rules:
             return
-        for rule in self._matching(_TIMED, tenant, agent.agent_id, agent.channel):
+        for rule in self._matching(_TIMED, tenant, agent.agent_id, agent.channel, timed=True):
             self._arm(rule, agent)
         for rule in self._matching(("startup_never_completes",), tenant, agent.agent_id, agent.channel):
             if self._fire(rule):

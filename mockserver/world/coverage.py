@@ -73,7 +73,12 @@ class Coverage:
         key = outcome_key(event)
         if key is not None:
             with self._lock:
-                self._pending.setdefault(event.tenant, Counter())[key] += 1
+                pending = self._pending.get(event.tenant)
+                if pending is None:
+                    if len(self._pending) >= MAX_TENANTS:
+                        del self._pending[next(iter(self._pending))]
+                    pending = self._pending[event.tenant] = Counter()
+                pending[key] += 1
 
     def record(self, tenant: str | None, keys: tuple[str, ...]) -> None:
         """A vendor request of ``tenant`` was answered: count its keys and the outcomes it reached."""
