@@ -47,6 +47,29 @@ def test_room_closes_between_two_deliveries(client: TestClient, world: World) ->
     ]
 
 
+def test_a_named_room_closes_only_once_a_delivery_reached_it(client: TestClient, world: World) -> None:
+    add(client, "room_closes_between_deliveries", tenant="demo", agent="A12345678", channel="room_2")
+    headers = {"api-secret": DOCS_SECRET}
+    one = client.post(SPEAK, json={"message": "a", "room_id": "room_1"}, headers=headers)
+    assert one.status_code == 200 and world.bithuman.get_agent("demo", "A12345678").rooms["room_2"].active
+    two = client.post(SPEAK, json={"message": "b", "room_id": "room_2"}, headers=headers)
+    assert two.status_code == 200 and not world.bithuman.get_agent("demo", "A12345678").rooms["room_2"].active
+    three = client.post(SPEAK, json={"message": "c", "room_id": "room_2"}, headers=headers)
+    assert three.status_code == 404
+
+
+def test_rules_given_to_the_world_directly_are_checked_too(world: World) -> None:
+    from mockserver.world.errors import DomainError
+
+    for spec in (
+        {"scenario": "rtc_drop", "at": "soon"},
+        {"scenario": "rtc_drop", "tenant": 5},
+        {"scenario": "rtc_drop", "params": [1]},
+    ):
+        with pytest.raises(DomainError):
+            world.chaos.add(spec)
+
+
 def test_a_burst_trips_the_rate_limit(client: TestClient) -> None:
     add(client, "rate_limit_burst", tenant="demo", times=2, retry_after=3)
     for _ in range(2):

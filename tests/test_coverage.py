@@ -231,3 +231,41 @@ def test_counts_are_exact_under_xdist(inner: pytest.Pytester) -> None:  # noqa: 
     counts = {i["key"]: i["count"] for i in spread["items"] if i["count"]}
     assert counts == {i["key"]: i["count"] for i in alone["items"] if i["count"]}
     assert counts["op bithuman_speak 200"] == 1 + sum(range(1, 7))
+
+
+def test_a_shared_server_counts_only_this_sessions_tenants(inner: pytest.Pytester) -> None:  # noqa: F811
+    from mockserver import MockServer
+
+    inner.makepyfile(test_suite=SUITE + MORE)
+    with MockServer(seed=3) as server:
+        server.world.bithuman.create_account("someone-else", secrets=["other"], agents=[{"code": "X", "rooms": ["r"]}])
+        with httpx_client() as http:
+            assert (
+                http.post(
+                    f"{server.url}/v1/agent/X/speak", json={"message": "m"}, headers={"api-secret": "other"}
+                ).status_code
+                == 200
+            )
+            assert (
+                http.post(
+                    f"{server.url}/v1/agent/X/speak", json={"message": "m"}, headers={"api-secret": "no"}
+                ).status_code
+                == 401
+            )
+        first_result, first = _run(inner, f"--mockserver-url={server.url}")
+        first_result.assert_outcomes(passed=2)
+        _, second = _run(inner, f"--mockserver-url={server.url}")
+    counts = {i["key"]: i["count"] for i in first["items"] if i["count"]}
+    assert counts == {
+        "op bithuman_speak 200": 1,
+        "delivery all rooms": 1,
+        "op bithuman_speak 404 NOT_FOUND": 1,
+        "delivery unknown agent": 1,
+    }
+    assert {i["key"]: i["count"] for i in second["items"] if i["count"]} == counts
+
+
+def httpx_client() -> Any:
+    import httpx
+
+    return httpx.Client(timeout=10)

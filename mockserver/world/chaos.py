@@ -259,7 +259,10 @@ class Chaos:
         if unknown:
             raise DomainError("invalid", f"unknown field {unknown[0]!r} for {scenario.name}", field=unknown[0])
         top = {k: v for k, v in spec.items() if k in scenario.params}
-        params = _check_params(scenario, {**top, **(spec.get("params") or {})})
+        given = spec.get("params") or {}
+        if not isinstance(given, dict):
+            raise DomainError("invalid", "params must be an object", field="params")
+        params = _check_params(scenario, {**top, **given})
         probability = float(spec.get("probability", 1.0))
         if not 0.0 <= probability <= 1.0:
             raise DomainError("invalid", "probability must be between 0 and 1", field="probability")
@@ -267,6 +270,11 @@ class Chaos:
         if times is not None and (isinstance(times, bool) or not isinstance(times, int) or times < 1):
             raise DomainError("invalid", "times must be a positive integer, or null for ever", field="times")
         at = spec.get("at")
+        if at is not None and (isinstance(at, bool) or not isinstance(at, int | float)):
+            raise DomainError("invalid", "at must be a moment on the mock clock (unix seconds)", field="at")
+        for name in ("tenant", "agent", "channel"):
+            if spec.get(name) is not None and not isinstance(spec[name], str):
+                raise DomainError("invalid", f"{name} must be a string", field=name)
         with self._world.lock:
             if len(self.rules) >= MAX_RULES:
                 raise DomainError("invalid", f"at most {MAX_RULES} chaos rules are in force at once")
@@ -525,10 +533,14 @@ class Chaos:
         if not self.rules:
             return
         with self._world.lock:
-            for rule in self._matching(("room_closes_between_deliveries",), account_id, agent_code, None):
-                room = rule.param("room") or rooms[0]
-                if (rule.channel is None or rule.channel in rooms) and self._fire(rule):
-                    room = rule.channel or room
+            now = self._world.clock.now()
+            for rule in self.rules:
+                if rule.scenario != "room_closes_between_deliveries":
+                    continue
+                # The room is the rule's (channel, or the room parameter), else the first one reached;
+                # the rule acts only on a delivery that reached it.
+                room = rule.channel or rule.param("room") or rooms[0]
+                if room in rooms and rule.matches(account_id, agent_code, rule.channel, now) and self._fire(rule):
                     self._world.bithuman.close_room(account_id, agent_code, room)
                     self._bithuman_event(account_id, agent_code, room, rule, self._world.clock.now())
                     return
