@@ -65,6 +65,7 @@ def test_rules_given_to_the_world_directly_are_checked_too(world: World) -> None
         {"scenario": "rtc_drop", "at": "soon"},
         {"scenario": "rtc_drop", "tenant": 5},
         {"scenario": "rtc_drop", "params": [1]},
+        {"scenario": "rtc_drop", "probability": "often"},
     ):
         with pytest.raises(DomainError):
             world.chaos.add(spec)

@@ -163,7 +163,7 @@ _RULE_FIELDS = {"scenario", "tenant", "agent", "channel", "at", "times", "probab
 _CALLS = ("call_never_connects", "call_drops_after_answer", "call_busy_after_rings")
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)  # a rule is itself: two rules with the same fields are two rules
 class ChaosRule:
     """One scenario in force, with its scope and budget."""
 
@@ -263,8 +263,8 @@ class Chaos:
         if not isinstance(given, dict):
             raise DomainError("invalid", "params must be an object", field="params")
         params = _check_params(scenario, {**top, **given})
-        probability = float(spec.get("probability", 1.0))
-        if not 0.0 <= probability <= 1.0:
+        probability = spec.get("probability", 1.0)
+        if isinstance(probability, bool) or not isinstance(probability, int | float) or not 0 <= probability <= 1:
             raise DomainError("invalid", "probability must be between 0 and 1", field="probability")
         times = spec.get("times", 1)
         if times is not None and (isinstance(times, bool) or not isinstance(times, int) or times < 1):
@@ -286,7 +286,7 @@ class Chaos:
                 channel=spec.get("channel"),
                 at=None if at is None else float(at),
                 times=times,
-                probability=probability,
+                probability=float(probability),
                 params=params,
             )
             self.rules.append(rule)
