@@ -66,10 +66,9 @@ class CoveragePlugin:
     def _collect(self, handle: Any) -> None:
         try:
             for tenant in dict.fromkeys(handle.tenants):
-                self._add(handle.client.call("GET", "/_mock/coverage", query={"tenant": tenant}))
+                self._add(handle.client.get_coverage(tenant))
             if not self.shared or handle.in_process:
-                found = handle.client.call("GET", "/_mock/coverage", query={"anonymous": "true"})
-                self.anonymous[handle.url] = found["counts"]
+                self.anonymous[handle.url] = handle.client.get_coverage(anonymous=True)["counts"]
         except ControlError:
             pass  # a test that deleted its own tenant, or a mock without the report: nothing to add
 

@@ -83,11 +83,6 @@ class _ServerErrors(logging.Handler):
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("mockserver", "agent-mockserver")
     group.addoption(
-        "--mockserver-url",
-        default=None,
-        help="use the mock server at this URL instead of starting one per session (env: MOCKSERVER_URL)",
-    )
-    group.addoption(
         "--mockserver-coverage",
         action="store_true",
         help="report what the suite exercised of both vendor APIs and the simulated world (docs/coverage.md)",
@@ -103,6 +98,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type=float,
         metavar="N",
         help="fail the run if the mockserver coverage is below N percent (implies --mockserver-coverage)",
+    )
+    group.addoption(
+        "--mockserver-url",
+        default=None,
+        help="use the mock server at this URL instead of starting one per session (env: MOCKSERVER_URL)",
     )
 
 

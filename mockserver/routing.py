@@ -26,8 +26,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from . import coverage
 from .api.base import Call, Family
-from .coverage import record_request
 from .fixtures import YamlLimitError, parse_yaml
 from .spec import Operation, Spec, check_body, check_params
 from .world import World
@@ -196,7 +196,7 @@ class PathEndpoint:
             logger.exception("unhandled error in %s", op.operation_id)
             failure = DomainError("internal", "Internal error in the mock server (see its log)")
             response = family.render(failure, call)
-        record_request(self.world, family, call, response, failure, tenant)  # coverage (mockserver/coverage.py)
+        coverage.record_request(self.world, family, call, response, failure, tenant)
         if family.vendor and self.world.journal.limit:
             near: dict[str, str] | None = None
             if failure is not None and failure.code in _NEAR_MISS_CODES:

@@ -219,3 +219,26 @@ def test_marker_and_handle_scope_chaos_to_the_test(pytester: pytest.Pytester, mo
         """
     )
     pytester.runpytest(*PLUGIN).assert_outcomes(passed=3)
+
+
+def test_the_client_has_a_method_per_chaos_and_coverage_operation(app: Any) -> None:
+    from mockserver.client import ASGITransport, ControlClient
+    from mockserver.spec import load_spec
+
+    ours = [n for n in load_spec("admin/openapi.yaml").operations if "chaos" in n or "coverage" in n]
+    assert sorted(ours) == [
+        "add_chaos_rule",
+        "clear_chaos_rules",
+        "delete_chaos_rule",
+        "get_coverage",
+        "list_chaos_rules",
+        "list_chaos_scenarios",
+    ]
+    with ControlClient(ASGITransport(app)) as client:
+        assert len(client.list_chaos_scenarios()) == len(SCENARIOS)
+        rule = client.add_chaos_rule({"scenario": "rtc_drop", "tenant": "demo"})
+        assert [r["id"] for r in client.list_chaos_rules("demo")] == [rule["id"]]
+        client.delete_chaos_rule(rule["id"])
+        client.add_chaos_rule({"scenario": "rtc_drop", "tenant": "demo"})
+        assert client.clear_chaos_rules("demo") == 1
+        assert client.get_coverage("demo")["counts"] == {} and client.get_coverage(anonymous=True)["total"] > 0

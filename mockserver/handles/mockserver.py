@@ -59,7 +59,7 @@ class Mockserver:
         """Reset ``tenant`` when the test ends (the helpers do it for what they create)."""
         self.tenants.append(tenant)
         for spec in self._chaos:
-            self.client.call("POST", "/_mock/chaos/rules", {**spec, "tenant": tenant})
+            self.client.add_chaos_rule({**spec, "tenant": tenant})
 
     def load_fixture(self, path: str | os.PathLike[str]) -> list[str]:
         """Load a fixture file (relative paths: from the test's directory); returns its tenant ids.
@@ -98,11 +98,9 @@ class Mockserver:
         """
         spec = {"scenario": scenario, **options}
         if tenant is not None:
-            return [self.client.call("POST", "/_mock/chaos/rules", {**spec, "tenant": tenant})]
+            return [self.client.add_chaos_rule({**spec, "tenant": tenant})]
         self._chaos.append(spec)
-        return [
-            self.client.call("POST", "/_mock/chaos/rules", {**spec, "tenant": t}) for t in dict.fromkeys(self.tenants)
-        ]
+        return [self.client.add_chaos_rule({**spec, "tenant": t}) for t in dict.fromkeys(self.tenants)]
 
     def events(self, **filters: Any) -> list[Event]:
         """The whole inbox, filtered (tenant, vendor, agent, room, kind, since, limit)."""
