@@ -69,8 +69,10 @@ class CoveragePlugin:
                 self._add(handle.client.get_coverage(tenant))
             if not self.shared or handle.in_process:
                 self.anonymous[handle.url] = handle.client.get_coverage(anonymous=True)["counts"]
-        except ControlError:
-            pass  # a test that deleted its own tenant, or a mock without the report: nothing to add
+        except (ControlError, OSError):
+            # A test that deleted its own tenant, a mock without the report, or one that is gone
+            # (the test reports that itself): nothing to add.
+            pass
 
     def _add(self, found: dict[str, Any]) -> None:
         self.counts = merge(self.counts, found["counts"])
