@@ -16,6 +16,8 @@ from starlette.applications import Starlette
 
 from .accesslog import AccessLog
 from .admin import ProblemFamily
+from .admin import chaos as admin_chaos
+from .admin import coverage as admin_coverage
 from .admin import handlers as admin_handlers
 from .admin import live as admin_live
 from .admin import webhooks as admin_webhooks
@@ -36,7 +38,8 @@ __all__ = ["create_app", "default_handlers"]
 def default_handlers() -> dict[str, Callable[[Call], Any]]:
     """operationId -> handler, from every module that serves operations."""
     table: dict[str, Callable[[Call], Any]] = {}
-    for module in (bithuman, agora, telephony, api_webhooks, admin_handlers, admin_live, admin_webhooks):
+    vendor = (bithuman, agora, telephony, api_webhooks)
+    for module in (*vendor, admin_handlers, admin_live, admin_webhooks, admin_chaos, admin_coverage):
         for name in module.__all__:
             value = getattr(module, name)
             if callable(value) and not isinstance(value, type):

@@ -84,6 +84,23 @@ class _ServerErrors(logging.Handler):
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("mockserver", "agent-mockserver")
     group.addoption(
+        "--mockserver-coverage",
+        action="store_true",
+        help="report what the suite exercised of both vendor APIs and the simulated world (docs/coverage.md)",
+    )
+    group.addoption(
+        "--mockserver-coverage-report",
+        action="append",
+        metavar="json:PATH|html:PATH",
+        help="also write the coverage report to PATH (may be repeated; implies --mockserver-coverage)",
+    )
+    group.addoption(
+        "--mockserver-coverage-fail-under",
+        type=float,
+        metavar="N",
+        help="fail the run if the mockserver coverage is below N percent (implies --mockserver-coverage)",
+    )
+    group.addoption(
         "--mockserver-url",
         default=None,
         help="use the mock server at this URL instead of starting one per session (env: MOCKSERVER_URL)",
@@ -101,7 +118,20 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "mockserver_fixture(*paths): load these fixture files (relative to the test file) into the mock for the test",
     )
+    config.addinivalue_line(
+        "markers",
+        "mockserver_chaos(scenario, **options): put a chaos scenario in force for every tenant of the test",
+    )
     errors = config.stash[_ERRORS] = _ServerErrors()
+    if (
+        config.getoption("mockserver_coverage", default=False)
+        or config.getoption("mockserver_coverage_report", default=None)
+        or config.getoption("mockserver_coverage_fail_under", default=None) is not None
+    ):
+        from .coverage_plugin import CoveragePlugin  # only then: the report needs the spec and the world
+
+        shared = _external_url(config) is not None
+        config.pluginmanager.register(CoveragePlugin(config, shared=shared), "mockserver-coverage")
     for name in _ServerErrors.LOGGERS:
         logging.getLogger(name).addHandler(errors)
 
@@ -270,6 +300,8 @@ def _handle(request: pytest.FixtureRequest, client: ControlClient, server: MockS
         for mark in reversed(list(request.node.iter_markers("mockserver_fixture"))):
             for path in mark.args:
                 handle.load_fixture(path)
+        for mark in reversed(list(request.node.iter_markers("mockserver_chaos"))):
+            handle.chaos(*mark.args, **mark.kwargs)
         yield handle
     finally:
         try:

@@ -26,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from . import coverage
 from .api.base import Call, Family
 from .contract import PathTable
 from .fixtures import YamlLimitError, parse_yaml
@@ -184,6 +185,7 @@ class PathEndpoint:
             logger.exception("unhandled error in %s", op.operation_id)
             failure = DomainError("internal", "Internal error in the mock server (see its log)")
             response = family.render(failure, call)
+        coverage.record_request(self.world, family, call, response, failure, tenant)
         if family.vendor and self.world.journal.limit:
             near: dict[str, str] | None = None
             if failure is not None and failure.code in _NEAR_MISS_CODES:

@@ -383,6 +383,28 @@ class ControlClient:
     def delete_bithuman_webhook(self, account_id: str) -> None:
         self._ok("DELETE", f"{_account(account_id)}/webhook")
 
+    # -- chaos and coverage (docs/chaos.md, docs/coverage.md) ------------------------------------
+
+    def list_chaos_scenarios(self) -> list[dict[str, Any]]:
+        return self.call("GET", "/_mock/chaos/scenarios")
+
+    def list_chaos_rules(self, tenant: str | None = None) -> list[dict[str, Any]]:
+        return self.call("GET", "/_mock/chaos/rules", query={"tenant": tenant})
+
+    def add_chaos_rule(self, rule: Mapping[str, Any]) -> dict[str, Any]:
+        """A chaos rule (scenario, tenant, agent, channel, at, times, probability, params)."""
+        return self.call("POST", "/_mock/chaos/rules", dict(rule))
+
+    def clear_chaos_rules(self, tenant: str | None = None) -> int:
+        return self.call("DELETE", "/_mock/chaos/rules", query={"tenant": tenant})["dropped"]
+
+    def delete_chaos_rule(self, rule_id: int) -> None:
+        self.call("DELETE", f"/_mock/chaos/rules/{rule_id}")
+
+    def get_coverage(self, tenant: str | None = None, *, anonymous: bool = False) -> dict[str, Any]:
+        """What vendor requests exercised: all tenants, ``tenant``, or unauthenticated ones."""
+        return self.call("GET", "/_mock/coverage", query={"tenant": tenant, "anonymous": "true" if anonymous else None})
+
     # -- the clock ---------------------------------------------------------------------------------
 
     def get_clock(self) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import os
 import re
+from collections.abc import Callable
 from secrets import token_hex
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,8 @@ class Tenants:
 
     def __init__(self) -> None:
         self.ids: list[str] = []
+        # Called with each tenant adopted: the test's chaos scenarios follow its new tenants this way.
+        self.listeners: list[Callable[[str], None]] = []
 
     def new_id(self) -> str:
         """A tenant id no other test, worker or session uses."""
@@ -32,6 +35,9 @@ class Tenants:
     def adopt(self, *tenants: str) -> None:
         """Reset these when the test ends."""
         self.ids.extend(tenants)
+        for tenant in tenants:
+            for listener in self.listeners:
+                listener(tenant)
 
     def take(self) -> list[str]:
         """The tenants to reset, each once, in order; the list starts empty again."""

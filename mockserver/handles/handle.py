@@ -39,6 +39,8 @@ class MockHandle:
         self._base_dir = base_dir
         self._check = check
         self._closers: list[Callable[[], None]] = []
+        self._chaos: list[dict[str, Any]] = []  # scenarios for every tenant of the test (see chaos)
+        self._tenants.listeners.append(self._apply_chaos)
 
     @property
     def in_process(self) -> bool:
@@ -78,6 +80,29 @@ class MockHandle:
             raise
         self._tenants.adopt(*loaded)
         return loaded
+
+    def _apply_chaos(self, tenant: str) -> None:
+        for spec in self._chaos:
+            self.client.add_chaos_rule({**spec, "tenant": tenant})
+
+    def chaos(self, scenario: str, *, tenant: str | None = None, **options: Any) -> list[dict[str, Any]]:
+        """Put a chaos scenario in force for this test (docs/chaos.md); returns the rules made.
+
+        Rules are always scoped to a tenant of this test, so they end with it: ``tenant``, or else
+        every tenant the test has and every one it makes from now on (as the
+        ``mockserver_chaos`` marker does).
+
+        Args:
+            scenario: the scenario's name (``agent_fails``, ``tts_error``, ``rate_limit_burst``, ...).
+            tenant: one tenant of the test.
+            **options: the rule's ``agent``, ``channel``, ``at``, ``times`` (default 1, ``None``:
+                for ever), ``probability``, and the scenario's parameters (``when="speaking"``).
+        """
+        spec = {"scenario": scenario, **options}
+        if tenant is not None:
+            return [self.client.add_chaos_rule({**spec, "tenant": tenant})]
+        self._chaos.append(spec)
+        return [self.client.add_chaos_rule({**spec, "tenant": t}) for t in dict.fromkeys(self.tenants)]
 
     def events(self, **filters: Any) -> list[Event]:
         """The whole inbox, filtered (tenant, vendor, agent, room, kind, since, limit)."""

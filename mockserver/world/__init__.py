@@ -13,7 +13,9 @@ from typing import Any
 
 from .agora import AgoraWorld
 from .bithuman import DIALECTS, BitHumanWorld
+from .chaos import Chaos
 from .clock import Clock, parse_instant
+from .coverage import Coverage
 from .errors import DomainError
 from .faults import Faults
 from .ids import Ids
@@ -54,6 +56,9 @@ class World:
         self.inbox = Inbox(inbox_limit)
         self.journal = Journal(journal_limit, journal_bytes)
         self.faults = Faults(random.Random(seed))
+        self.chaos = Chaos(self, random.Random(seed))
+        self.coverage = Coverage()
+        self.inbox.subscribe(self.coverage.observe)
         self.bithuman = BitHumanWorld(self, bithuman_dialect)
         self.agora = AgoraWorld(self)
         self.telephony = TelephonyWorld(self)
@@ -80,6 +85,7 @@ class World:
                 self.agora.snapshot(),
                 self.telephony.snapshot(),
                 self.faults.snapshot(),
+                self.chaos.snapshot(),
                 self.clock.snapshot(),
                 self.ids.snapshot(),
             ]
@@ -89,6 +95,7 @@ class World:
                     self.bithuman.clear()
                     self.agora.clear()
                     self.faults.clear()
+                    self.chaos.clear()
                 tenants = self._apply(document)
             except BaseException:
                 for restore in undo:
@@ -110,6 +117,7 @@ class World:
                 self.seed = document["seed"]
                 self.ids.reseed(self.seed)
                 self.faults.set_rng(random.Random(self.seed))
+                self.chaos.set_rng(random.Random(self.seed))
             for rule in document.get("faults", ()):
                 self.faults.add(rule)
             clock = document.get("clock") or {}
@@ -144,6 +152,10 @@ class World:
                 self.telephony.add_phone_number(customer, number)
             self.telephony.set_rules(customer, spec.get("dial_rules", []))
             tenants.append(spec["id"])
+        # Chaos rules come after the tenants; a tenant reset drops its rules and re-applies these.
+        for rule in document.get("chaos", ()):
+            if only_tenant is None or rule.get("tenant") == only_tenant:
+                self.chaos.add(rule)
         return tenants
 
     # -- reset ---------------------------------------------------------------------------------
@@ -161,6 +173,7 @@ class World:
                 self.clock.reset()
                 self.ids.reseed(self.seed)
                 self.faults.set_rng(random.Random(self.seed))
+                self.chaos.set_rng(random.Random(self.seed))
                 for document in self._boot:
                     self._apply(document)
                 return
@@ -175,6 +188,8 @@ class World:
                 self.agora.delete_customer(tenant)
             self.webhooks.forget_tenant(tenant)
             self.inbox.clear(tenant)
+            self.chaos.clear(tenant)
+            self.coverage.clear(tenant)
             for document in self._boot:
                 self._apply(document, only_tenant=tenant)
 
@@ -187,6 +202,8 @@ class World:
             self.journal.clear()
             self.faults.clear()
             self.webhooks.clear()
+            self.chaos.clear()
+            self.coverage.clear()
 
     def tenants(self) -> dict[str, str]:
         """Tenant id -> vendor, for every tenant that exists now."""

@@ -459,6 +459,7 @@ class AgoraWorld:
                 data={"name": agent.name},
                 operation=operation,
             )
+            self._world.chaos.on_agent_start(project.customer_id, agent)
             conversation.advance(now)
             return agent
 

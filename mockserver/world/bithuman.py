@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from . import World
 
 __all__ = [
+    "DELIVERY_OUTCOMES",
     "DIALECTS",
     "MAX_ACCOUNTS",
     "MAX_AGENTS",
@@ -36,6 +37,14 @@ __all__ = [
 VENDOR = "bithuman"
 DIALECTS = ("current", "legacy")
 CONTEXT_TYPES = ("add_context", "speak")
+# What can come of a delivery, as data the coverage report reads (by request and error code).
+DELIVERY_OUTCOMES = {
+    "all rooms": None,
+    "one room": None,
+    "no active rooms": "no_active_rooms",
+    "unknown agent": "agent_not_found",
+    "rate limited": "rate_limited",
+}
 # Bounds of our choosing (arrangement goes through the control plane; the vendor has none to say):
 # past them, creating answers 422, so a long-running mock never grows without limit.
 MAX_ACCOUNTS = 10_000
@@ -134,6 +143,11 @@ class BitHumanWorld:
 
     def admit(self, account: Account) -> Admission | None:
         """Take one token from the account's write bucket; ``None`` when it has no rate limit."""
+        forced = self._world.chaos.on_admit(account.id)  # a rate_limit_burst scenario
+        if forced is not None:
+            raise DomainError(
+                "rate_limited", f"Rate limit exceeded. Retry in {forced.retry_after} seconds.", admission=forced
+            )
         bucket = account.rate_limit
         if bucket is None:
             return None
@@ -196,6 +210,7 @@ class BitHumanWorld:
                 operation=operation,
                 outcome="delivered",
             )
+        self._world.chaos.on_delivery(account.id, agent_code, rooms)
         return Delivery(agent_code=agent_code, context_type=context_type, rooms=rooms, time=now)
 
     # -- arrangement (control plane and fixtures) ----------------------------------------------

@@ -12,6 +12,8 @@ Timing choices (the vendor documents none): speech lasts ``SPEECH_MS_PER_CHAR`` 
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import math
 from collections import deque
 from collections.abc import Callable
@@ -25,9 +27,11 @@ __all__ = [
     "MIN_SPEECH_S",
     "QUEUE_LIMIT",
     "SPEECH_MS_PER_CHAR",
+    "STATES",
     "STATUS_CODES",
     "STOP_S",
     "THINK_S",
+    "TRANSITIONS",
     "Activity",
     "Conversation",
     "Turn",
@@ -45,6 +49,18 @@ TURN_LIMIT = 2000  # turns kept per agent (oldest dropped)
 # it, speak/think with APPEND answer 429 and a user's queued utterance is refused; nothing is lost
 # silently.
 QUEUE_LIMIT = 100
+# The lifecycle and the conversational states as data (the coverage report reads them): each
+# transition is (from, to, cause); the cause of STOPPING is the reason its event carries.
+TRANSITIONS = (
+    ("STARTING", "RUNNING", "ready"),
+    ("STARTING", "FAILED", "failure"),
+    ("RUNNING", "STOPPING", "leave"),
+    ("RUNNING", "STOPPING", "idle timeout"),
+    ("RUNNING", "STOPPING", "session time limit (72 h)"),
+    ("RUNNING", "FAILED", "failure"),
+    ("STOPPING", "STOPPED", "done"),
+)
+STATES = ("listening", "thinking", "speaking")
 
 
 def speech_seconds(text: str) -> float:
@@ -149,6 +165,11 @@ class Conversation:
         self.stopped_at: float | None = None
         self.message = ""
         self.now = start
+        # Chaos scenarios (chaos.py) act through these: moments on the clock at which they act while
+        # the agent is STARTING or RUNNING, and a look at each speech or thought as it starts.
+        self.timers: list[tuple[float, int, Callable[[float], None]]] = []
+        self._timer_ids = itertools.count()
+        self.on_start: Callable[[Activity, float], None] | None = None
 
     # -- the clock ---------------------------------------------------------------------------
 
@@ -166,6 +187,8 @@ class Conversation:
             candidates.append((self.created + MAX_SESSION_S, "cap"))
         if self.status == "STOPPING" and self.stopped_at is not None:
             candidates.append((self.stopped_at, "stopped"))
+        if self.timers and self.status in ("STARTING", "RUNNING"):
+            candidates.append((self.timers[0][0], "timer"))
         return min(candidates) if candidates else None
 
     def advance(self, now: float) -> None:
@@ -189,6 +212,8 @@ class Conversation:
             elif kind == "stopped":
                 self.status = "STOPPED"
                 self.emit(kind="lifecycle", text="STOPPED", outcome="STOPPED", time=at)
+            elif kind == "timer":
+                heapq.heappop(self.timers)[2](at)
         self.now = max(self.now, now)
 
     @property
@@ -243,6 +268,7 @@ class Conversation:
         )
 
     def fail(self, at: float, message: str) -> None:
+        previous = self.status
         self._cut(at, "api_leave", end_type="error", reason="INTERNAL_ERR")
         self.queue.clear()
         self.status = "FAILED"
@@ -253,9 +279,44 @@ class Conversation:
             text="FAILED",
             outcome="FAILED",
             time=at,
-            data={"message": message},
+            data={"message": message, "from": previous},
             operation="fail_agora_agent",
         )
+
+    def schedule(self, at: float, action: Callable[[float], None]) -> None:
+        """Call ``action(at)`` when the clock passes ``at`` (while STARTING or RUNNING)."""
+        heapq.heappush(self.timers, (at, next(self._timer_ids), action))
+
+    def module_error(self, at: float, module: str, code: int, message: str) -> None:
+        """A module (``llm``, ``tts``) fails the current speech or thought: its turn ends ``error``.
+
+        What was queued after it goes on, as the agent keeps running (the caller may fail it too).
+        """
+        activity = self.current
+        if activity is None:
+            return
+        self.current = None
+        played = _ms(at - activity.start) if activity.kind == "speaking" else 0
+        reason = "LLM_REQUEST_ERR" if module == "llm" else "INTERNAL_ERR"
+        # The contract's ``details`` is a string; the inbox event keeps the module's error as fields
+        # (as webhook 110 reports it: module, code, message, turn_id).
+        details = f"{module} error {code}: {message}"
+        self._end_turn(activity.turn, at, "error", reason=reason, playback_duration_ms=played, details=details)
+        self.emit(
+            kind="error",
+            text=message,
+            outcome="error",
+            time=at,
+            data={
+                "module": module,
+                "code": code,
+                "message": message,
+                "turn_id": activity.turn.turn_id,
+                "interrupts": activity.event_id,
+            },
+        )
+        if self.queue:
+            self._start_queued(self.queue.popleft(), at)
 
     def request_stop(self, at: float, graceful_timeout: float | None) -> None:
         """``leave``: stop now, or (graceful) once idle but within ``graceful_timeout`` seconds."""
@@ -286,6 +347,8 @@ class Conversation:
         else:
             activity.end = at + THINK_S
         self.current = activity
+        if self.on_start is not None:
+            self.on_start(activity, at)
 
     def _end_turn(self, turn: Turn, at: float, end_type: str, **metadata: Any) -> None:
         turn.end_at, turn.end_type = at, end_type
@@ -407,7 +470,7 @@ class Conversation:
             self._check_queue()
         turn = self._new_turn(at, "api_speak", {"action": "speak", "transport": "http"})
         activity = Activity("speaking", text, turn, interruptable, "speak")
-        data = {"priority": priority, "interruptable": interruptable}
+        data = {"priority": priority, "interruptable": interruptable, "state": self.state}
         busy = self.current is not None
         if busy and priority == "IGNORE":
             self._ignore(at, turn, "speech", text, data, "speak_agent")

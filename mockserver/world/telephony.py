@@ -27,13 +27,26 @@ from .errors import DomainError
 if TYPE_CHECKING:
     from . import World
 
-__all__ = ["Call", "DialRule", "PhoneNumber", "TelephonyWorld"]
+__all__ = ["CALL_OUTCOMES", "Call", "DialRule", "PhoneNumber", "TelephonyWorld"]
 
 DEFAULT_RING_S = 2.0
 NO_ANSWER_TIMEOUT_S = 60.0
 CALLS_KEPT = 1000  # per project, oldest forgotten first
 MAX_PHONE_NUMBERS = 1000  # per customer: our bound (the vendor documents none); 422 beyond
 CALL_LIST_WINDOW_S = 60 * 24 * 3600
+# What can become of a call, as data the coverage report reads: ``answered``, ``inbound``, or the
+# ``why`` of the event that ended it.
+CALL_OUTCOMES = (
+    "answered",
+    "inbound",
+    "busy",
+    "no answer",
+    "never connected",
+    "the callee hung up",
+    "the call dropped",
+    "hung up through the API",
+    "the agent left",
+)
 
 
 @dataclass(slots=True)
@@ -247,7 +260,7 @@ class TelephonyWorld:
         if call.state == "ringing" and call.answer_at is not None and call.answer_at <= now:
             self._answer(call, call.answer_at)
         if call.state == "answered" and call.remote_hangup_at is not None and call.remote_hangup_at <= now:
-            self._end(call, call.remote_hangup_at, "hangup", "the callee hung up")
+            self._end(call, call.remote_hangup_at, "hangup", call.fail_why or "the callee hung up")
         if call.state != "hangup" and not call.agent.conversation.live:
             # The agent went away on its own (leave, idle timeout, failure): the call is over.
             self._end(call, call.agent.conversation.stopped_at or now, "request", "the agent left")
@@ -322,6 +335,7 @@ class TelephonyWorld:
                 call.answer_at = now + rule.ring_seconds
             self._keep(project, call)
             self._emit(call, "dialled", now)
+            self._world.chaos.on_call(customer.id, call, now)
             self._advance(call, now)
             return call
 
