@@ -205,6 +205,9 @@ class MockServer:
             self._thread.join(timeout)
             self._thread = None
         self._sock.close()
+        sender = getattr(self.app.state, "webhooks", None)
+        if sender is not None:  # its thread would otherwise outlive the server, ticking a world nobody serves
+            sender.stop()
         self.raise_if_failed()
 
     def __enter__(self) -> MockServer:

@@ -11,12 +11,22 @@ import pytest
 from starlette.testclient import TestClient
 
 from mockserver.receiver import WebhookReceiver
+from mockserver.server import MockServer
 from mockserver.world.webhooks import Notification, agora_signatures
 
 from .agora_support import T0, Tenant
+from .conftest import DEFAULT_FIXTURE
 from .webhook_support import finished as wait_finished
 
 SECRET = "ncs-secret"
+
+
+@pytest.fixture
+def agora_server() -> Iterator[MockServer]:
+    # A server (and webhook sender) per test: one test's hung or retried deliveries must not hold
+    # the next test's in the sender's queue.
+    with MockServer(fixtures=[DEFAULT_FIXTURE], seed=5) as server:
+        yield server
 
 
 @pytest.fixture
