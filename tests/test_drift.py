@@ -1,0 +1,175 @@
+"""The drift report: a recording replayed against the mock arranged from it, answer by answer."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from click.testing import CliRunner
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from mockserver import MockServer
+from mockserver.bridge.drift import replay
+from mockserver.bridge.har import read_har
+from mockserver.cli import main
+from mockserver.fixtures import check_document
+
+from .bridge_support import SECRET, agora_traffic, bithuman_traffic, record
+
+ROOMS = ["customer_session_1", "room_123"]
+
+
+def _drifting_app() -> Starlette:
+    """bitHuman as the mock answers it, but for four planted differences (and one faithful answer)."""
+
+    async def speak(request: Request) -> Response:
+        if request.method == "GET":
+            # Planted: a 405 without the Allow header.
+            return JSONResponse(
+                {
+                    "error": {"code": "METHOD_NOT_ALLOWED", "message": "no", "httpStatus": 405},
+                    "status": "error",
+                    "status_code": 405,
+                },
+                405,
+            )
+        if request.headers.get("api-secret") is None:
+            # Planted: another dialect (the legacy envelope where the mock speaks the current one).
+            return JSONResponse({"success": False, "error": "UNAUTHORIZED", "message": "Invalid api-secret"}, 401)
+        body = await request.json()
+        rooms = [body["room_id"]] if "room_id" in body else ROOMS
+        answer: dict[str, Any] = {"agent_code": request.path_params["code"], "context_type": "speak"}
+        if body.get("room_id") == "room_456":
+            answer["delivered_to_rooms"] = "1"  # planted: a body that breaks its schema
+        elif "room_id" in body:
+            answer["delivered_to_rooms"] = len(rooms)  # faithful
+        else:
+            answer["delivered_rooms"] = len(rooms)  # planted: a renamed field
+        answer |= {"rooms": rooms, "rooms_skipped": [], "rooms_failed": []}
+        return JSONResponse(answer)
+
+    async def add_context(request: Request) -> Response:
+        answer = {"agent_code": request.path_params["code"], "context_type": "speak", "delivered_to_rooms": 2}
+        answer |= {"rooms": ROOMS, "rooms_skipped": [], "rooms_failed": []}
+        return JSONResponse(answer, 202)  # planted: an undocumented status
+
+    return Starlette(
+        routes=[
+            Route("/v1/agent/{code}/speak", speak, methods=["GET", "POST"]),
+            Route("/v1/agent/{code}/add-context", add_context, methods=["POST"]),
+        ]
+    )
+
+
+def _drifting_traffic(client: httpx.Client) -> None:
+    client.post("/v1/agent/A1/speak", headers=SECRET, json={"message": "Hello"})  # renamed field
+    client.post("/v1/agent/A1/speak", headers=SECRET, json={"message": "Hi", "room_id": "room_123"})  # faithful
+    client.post("/v1/agent/A1/add-context", headers=SECRET, json={"context": "VIP"})  # 202
+    client.post("/v1/agent/A1/speak", json={"message": "no secret"})  # legacy 401
+    client.get("/v1/agent/A1/speak")  # 405 without Allow
+    client.post("/v1/agent/A1/speak", headers=SECRET, json={"message": "Hi", "room_id": "room_456"})  # a string
+
+
+@pytest.fixture(scope="module")
+def identical(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    har = tmp_path_factory.mktemp("identical") / "identical.har"
+    with MockServer(fixtures=["fixtures/default.yaml"]) as upstream:
+        record(upstream.url, har, bithuman_traffic, agora_traffic)
+    return har
+
+
+@pytest.fixture(scope="module")
+def drifting(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    har = tmp_path_factory.mktemp("drifting") / "drifting.har"
+    with MockServer(app=_drifting_app()) as upstream:
+        record(upstream.url, har, _drifting_traffic)
+    return har
+
+
+def test_an_upstream_identical_to_the_mock_gives_an_empty_report(identical: Path, tmp_path: Path) -> None:
+    report = replay(read_har(identical))
+    assert len(report.entries) == 13
+    assert [e.to_dict() for e in report.entries if e.drift] == []
+    junit = tmp_path / "drift.xml"
+    result = CliRunner().invoke(main, ["drift", str(identical), "--junit", str(junit)])
+    assert result.exit_code == 0, result.output
+    assert "13 exchanges replayed against the mock, in process, 0 differ" in result.output
+    assert 'tests="13" failures="0"' in junit.read_text()
+
+
+def test_the_fixture_of_a_recording_is_valid_and_holds_what_the_answers_imply(identical: Path) -> None:
+    result = CliRunner().invoke(main, ["fixture-from", str(identical)])
+    assert result.exit_code == 0, result.output
+    document = check_document(yaml.safe_load(result.output))
+    (account,) = document["bithuman"]["accounts"]
+    agents = {a["code"]: a["rooms"] for a in account["agents"]}
+    # A00000000 was "not found" and is absent; A91XMB7113 exists with no active room.
+    assert set(agents) == {"A12345678", "A91XMB7113"} and agents["A91XMB7113"] == []
+    assert "room_123" in agents["A12345678"] and len(agents["A12345678"]) == 10
+    assert account["dialect"] == "current" and account["secrets"][0].startswith("replay-secret-")
+    (customer,) = document["agora"]["customers"]
+    assert [p["appid"] for p in customer["projects"]] == ["demo-app-id"]
+    assert [n["phone_number"] for n in customer["phone_numbers"]] == ["+15550100001"]
+
+
+def test_the_report_names_each_planted_difference_and_nothing_else(drifting: Path, tmp_path: Path) -> None:
+    report = replay(read_har(drifting))
+    found = {e.index: sorted(f"{f.kind}: {f.detail}" for f in e.findings) for e in report.entries}
+    assert found[2] == []  # the faithful answer
+    assert "field: delivered_rooms: only in the real answer (number)" in found[1]
+    assert "field: delivered_to_rooms: only in the mock's answer (number)" in found[1]
+    assert [f for f in found[1] if not f.startswith("contract: ")] == [
+        "field: delivered_rooms: only in the real answer (number)",
+        "field: delivered_to_rooms: only in the mock's answer (number)",
+    ]
+    assert [f for f in found[3] if not f.startswith("contract: ")] == ["status: real 202, mock 200"]
+    assert any("does not document" in f for f in found[3])
+    assert found[4] == [
+        "error_code: real 'UNAUTHORIZED', mock 'MISSING_AUTH'",
+        "field: error.code: only in the mock's answer (string)",
+        "field: error.httpStatus: only in the mock's answer (number)",
+        "field: error.message: only in the mock's answer (string)",
+        "field: error: real string, mock object",
+        "field: message: only in the real answer (string)",
+        "field: status: only in the mock's answer (string)",
+        "field: status_code: only in the mock's answer (number)",
+        "field: success: only in the real answer (boolean)",
+    ]
+    assert found[5] == ["header: allow: only in the mock's answer"]
+    assert [f for f in found[6] if not f.startswith("contract: ")] == [
+        "field: delivered_to_rooms: real string, mock number"
+    ]
+    assert any("the body does not match the contract" in f for f in found[6])
+    # The proxy's findings are part of the report: exactly the two answers that break the contract.
+    assert {e.index for e in report.entries if any(f.kind == "contract" for f in e.findings)} == {3, 6}
+    # Every output says the same, and the exit status says there is drift.
+    paths = {kind: tmp_path / f"drift.{kind}" for kind in ("md", "json", "xml")}
+    args = ["drift", str(drifting), "--markdown", str(paths["md"]), "--json", str(paths["json"])]
+    result = CliRunner().invoke(main, [*args, "--junit", str(paths["xml"])])
+    assert result.exit_code == 1
+    assert "6 exchanges replayed against the mock, in process, 5 differ" in result.output
+    assert "allow: only in the mock's answer" in paths["md"].read_text()
+    assert json.loads(paths["json"].read_text())["drifted"] == 5
+    assert 'tests="6" failures="5"' in paths["xml"].read_text()
+
+
+def test_drift_replays_against_a_served_mock(identical: Path) -> None:
+    with MockServer(fixtures=["fixtures/default.yaml"]) as served:
+        report = replay(read_har(identical), against=served.url)
+        assert not report.drift, report.text()
+        assert served.world.inbox.query(agent="A12345678")  # the replay reached the served mock
+
+
+def test_a_file_that_is_not_a_recording_is_refused_plainly(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.har"
+    bad.write_text('{"not": "a har"}')
+    for command in ("drift", "fixture-from"):
+        result = CliRunner().invoke(main, [command, str(bad)])
+        assert result.exit_code == 1 and "not a HAR file" in result.output
