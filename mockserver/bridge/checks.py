@@ -113,8 +113,26 @@ def _resolve(schema: Any, components: Mapping[str, Any]) -> Any:
     return schema
 
 
+_DECLARED: dict[int, tuple[Any, tuple[dict[str, Any], bool] | None]] = {}
+
+
 def _declared(schema: Any, components: Mapping[str, Any], depth: int = 0) -> tuple[dict[str, Any], bool] | None:
-    """(properties, closed) of an object schema, merging ``allOf``; None when anything goes."""
+    """(properties, closed) of an object schema, merging ``allOf``; None when anything goes.
+
+    Remembered per schema object: the contract's schemas live as long as the process, and the
+    proxy asks about the same few for every answer. The schema is kept with its answer, so its id
+    cannot be reused by another object.
+    """
+    cached = _DECLARED.get(id(schema))
+    if cached is not None and cached[0] is schema:
+        return cached[1]
+    found = _declare(schema, components, depth)
+    if len(_DECLARED) < 10_000:
+        _DECLARED[id(schema)] = (schema, found)
+    return found
+
+
+def _declare(schema: Any, components: Mapping[str, Any], depth: int) -> tuple[dict[str, Any], bool] | None:
     schema = _resolve(schema, components)
     if not isinstance(schema, dict) or depth > _MAX_DEPTH:
         return None
