@@ -121,6 +121,9 @@ class Proxy:
         self.transport = transport
         self.contract = load_contract()
         self.control: Starlette = create_app(self.world)
+        # Whoever serves the proxy configures and shuts down the control plane through its state
+        # (the server's host rules, open event streams), as for an app made by ``create_app``.
+        self.state = self.control.state
         self.violations: deque[Violation] = deque(maxlen=VIOLATIONS_KEPT)
         self.exchanges = 0
         self._upstream: httpx.AsyncBaseTransport | None = None
