@@ -17,6 +17,7 @@ from starlette.routing import Route
 
 from mockserver import MockServer
 from mockserver.bridge.drift import replay
+from mockserver.bridge.fixture_from import fixture_from_entries
 from mockserver.bridge.har import read_har
 from mockserver.cli import main
 from mockserver.fixtures import check_document
@@ -165,6 +166,41 @@ def test_drift_replays_against_a_served_mock(identical: Path) -> None:
         report = replay(read_har(identical), against=served.url)
         assert not report.drift, report.text()
         assert served.world.inbox.query(agent="A12345678")  # the replay reached the served mock
+
+
+LIMITED = """
+clock: {freeze_at: "2026-01-05T10:00:00Z"}
+bithuman:
+  accounts:
+    - id: metered
+      secrets: [metered-secret]
+      rate_limit: 2
+      agents:
+        - code: A12345678
+          rooms: [room_1]
+"""
+
+
+def test_rate_limits_are_read_from_the_recording_and_their_headers_compared(tmp_path: Path) -> None:
+    fixture = tmp_path / "limited.yaml"
+    fixture.write_text(LIMITED)
+
+    def three(client: httpx.Client) -> None:
+        for _ in range(3):
+            client.post("/v1/agent/A12345678/speak", headers={"api-secret": "metered-secret"}, json={"message": "Hi"})
+
+    with MockServer(fixtures=[str(fixture)]) as upstream:
+        record(upstream.url, tmp_path / "limited.har", three)
+    entries = read_har(tmp_path / "limited.har")
+    assert [e["response"]["status"] for e in entries] == [200, 200, 429]
+    assert fixture_from_entries(entries)["bithuman"]["accounts"][0]["rate_limit"] == 2
+    report = replay(entries)
+    assert not report.drift, report.text()
+    # Without the headers of a 429, the report says so.
+    last = entries[2]["response"]
+    last["headers"] = [h for h in last["headers"] if h["name"].lower() != "retry-after"]
+    (finding,) = [f.detail for _, f in replay(entries).findings()]
+    assert finding == "retry-after: only in the mock's answer"
 
 
 def test_a_file_that_is_not_a_recording_is_refused_plainly(tmp_path: Path) -> None:

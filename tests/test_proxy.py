@@ -110,14 +110,23 @@ def test_violations_are_flagged_as_they_happen_with_secrets_masked(tmp_path: Pat
     assert [len(e["_violations"]) for e in read_har(tmp_path / "odd.har")] == [1, 1]
 
 
+def _secret_in_query(client: httpx.Client) -> None:
+    client.get(f"{PREFIX}/agents", auth=AGORA, params={"access_token": "q-secret-123456", "limit": "5"})
+
+
 def test_nothing_secret_reaches_the_recording(upstream: MockServer, tmp_path: Path) -> None:
     har = tmp_path / "secrets.har"
-    record(upstream.url, har, bithuman_traffic, agora_traffic)
+    record(upstream.url, har, bithuman_traffic, agora_traffic, _secret_in_query)
     text = har.read_text()
     basic = base64.b64encode(":".join(AGORA).encode()).decode()
-    for secret in ("YOUR_API_SECRET", AGORA[1], basic, "sk-live-abcdefgh12345", JOIN["properties"]["token"]):
+    secrets = ("YOUR_API_SECRET", AGORA[1], basic, "sk-live-abcdefgh12345", JOIN["properties"]["token"])
+    for secret in (*secrets, "q-secret-123456"):
         assert secret not in text
     entries = read_har(har)
+    assert entries[-1]["request"]["queryString"] == [
+        {"name": "access_token", "value": "[redacted]"},
+        {"name": "limit", "value": "5"},
+    ]
     # The same credential has the same label, another credential another label.
     labels = [e.get("_credential", {}).get("label") for e in entries]
     assert labels[0] == labels[1] and labels[0] != labels[7] and labels[5] is None

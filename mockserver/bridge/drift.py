@@ -1,9 +1,9 @@
 """The drift report: replay a recording against the mock and say where the answers differ.
 
 The recorded requests are replayed in order against a mock arranged from the recording itself
-(``fixture_from``), in process or at a URL, each with the placeholder credential of its recorded
-one. Ids the mock makes up (an agent it started) replace the recorded ones in later requests.
-Each answer is compared with the recorded one:
+(``fixture_from``), in process (on a mock clock that follows the recorded times) or at a URL, each
+with the placeholder credential of its recorded one. Ids the mock makes up (an agent it started)
+replace the recorded ones in later requests. Each answer is compared with the recorded one:
 
 - the status;
 - the error code (bitHuman ``error.code`` or legacy ``error``, Agora ``reason``, telephony
@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape, quoteattr
@@ -298,10 +299,17 @@ def _substitute(value: Any, ids: dict[str, str], depth: int = 0) -> Any:
     return value
 
 
-def arranged_transport(document: dict[str, Any], against: str | None) -> Transport:
-    """A transport to a mock holding ``document``: a new one in process, or the one at ``against``."""
+def _started(entry: dict[str, Any]) -> float | None:
+    try:
+        return datetime.fromisoformat(str(entry.get("startedDateTime"))).timestamp()
+    except ValueError:
+        return None
+
+
+def arranged_transport(document: dict[str, Any], against: str | None, world: World | None = None) -> Transport:
+    """A transport to a mock holding ``document``: ``world`` (or a new one) in process, or the one at ``against``."""
     if against is None:
-        world = World(seed=0)
+        world = world or World(seed=0)
         world.load(document, boot=True)
         return ASGITransport(create_app(world))
     transport = HTTPTransport(against)
@@ -322,11 +330,21 @@ def replay(entries: list[dict[str, Any]], *, against: str | None = None) -> Drif
             None replays in process.
     """
     document = check_document(fixture_from_entries(entries), "<recording>")
-    transport = arranged_transport(document, against)
+    world = World(seed=0)
+    transport = arranged_transport(document, against, world)
     ids: dict[str, str] = {}
     results: list[EntryResult] = []
+    # In process, the mock's clock follows the recording: frozen at its first request, moved on to
+    # each request's recorded start, so what depends on time (an agent's start-up, a rate limit's
+    # refill) is where it was when the real service answered.
+    first = next((t for t in map(_started, entries) if t is not None), None)
+    if against is None and first is not None:
+        world.clock.freeze(first)
     try:
         for index, entry in enumerate(entries, 1):
+            started = _started(entry)
+            if against is None and started is not None and started > world.clock.now():
+                world.clock.advance(started - world.clock.now())
             results.append(_replay_one(transport, index, entry, ids))
     finally:
         transport.close()
