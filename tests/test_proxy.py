@@ -9,6 +9,8 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
+import uvicorn
+from click.testing import CliRunner
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -18,6 +20,7 @@ from mockserver import MockServer
 from mockserver.bridge.checks import undeclared_fields
 from mockserver.bridge.har import HarWriter, read_har
 from mockserver.bridge.proxy import Proxy, ProxyServer, default_upstreams
+from mockserver.cli import main
 
 from .bridge_support import AGORA, JOIN, PREFIX, SECRET, agora_traffic, bithuman_traffic, record
 
@@ -186,3 +189,21 @@ def test_undeclared_fields_are_found_where_the_schema_lists_its_fields() -> None
 
 def test_the_default_upstreams_are_the_vendors_production_hosts() -> None:
     assert default_upstreams() == {"bithuman": "https://api.bithuman.ai", "agora": "https://api.agora.io"}
+
+
+def test_the_proxy_command_serves_the_proxy_with_its_options(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    served: list[Proxy] = []
+
+    async def serve(self: uvicorn.Server, sockets: list[socket.socket] | None = None) -> None:
+        served.append(self.config.app)  # instead of serving: the app and its options are what count
+
+    monkeypatch.setattr(uvicorn.Server, "serve", serve)
+    har = tmp_path / "cli.har"
+    args = ["proxy", "--port", "0", "--agora-upstream", "http://agora.test/", "--record", str(har)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "bitHuman -> https://api.bithuman.ai" in result.output and "Agora    -> http://agora.test" in result.output
+    assert "proxy stopped: 0 exchanges, 0 contract violations" in result.output
+    (proxy,) = served
+    assert proxy.upstreams == {"bithuman": "https://api.bithuman.ai", "agora": "http://agora.test"}
+    assert read_har(har) == []  # the recording was closed: a valid, empty HAR

@@ -57,7 +57,10 @@ def proxy(
     logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
     upstreams = default_upstreams()
     upstreams.update({k: v for k, v in (("bithuman", bithuman_upstream), ("agora", agora_upstream)) if v})
-    writer = HarWriter(record, record_body_limit) if record else None
+    try:
+        writer = HarWriter(record, record_body_limit) if record else None
+    except OSError as exc:
+        raise click.ClickException(f"cannot record to {record}: {exc.strerror}") from None
 
     def report(violation: Violation) -> None:
         click.echo(violation.line(), err=True)
@@ -66,6 +69,8 @@ def proxy(
     try:
         sock = listening_socket(host, port)
     except OSError as exc:
+        if writer is not None:
+            writer.close()
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{sock.getsockname()[1]}"
@@ -83,6 +88,7 @@ def proxy(
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(server.serve(sockets=[sock]))
     finally:
+        sock.close()
         if writer is not None:
             writer.close()
     click.echo(f"proxy stopped: {app.exchanges} exchanges, {len(app.violations)} contract violations")
