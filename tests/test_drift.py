@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 import yaml
 from click.testing import CliRunner
@@ -209,3 +210,61 @@ def test_a_file_that_is_not_a_recording_is_refused_plainly(tmp_path: Path) -> No
     for command in ("drift", "fixture-from"):
         result = CliRunner().invoke(main, [command, str(bad)])
         assert result.exit_code == 1 and "not a HAR file" in result.output
+
+
+def _entry(method: str, path: str, status: int, answer: Any = None, sent: Any = None, **credential: str) -> Any:
+    entry: dict[str, Any] = {
+        "startedDateTime": "2026-01-05T10:00:00.000+00:00",
+        "request": {"method": method, "url": f"https://api.agora.io{path}", "headers": []},
+        "response": {"status": status, "headers": [], "content": {"text": orjson.dumps(answer).decode()}},
+    }
+    if sent is not None:
+        entry["request"]["postData"] = {"mimeType": "application/json", "text": orjson.dumps(sent).decode()}
+    if credential:
+        entry["_credential"] = {"header": "authorization", **credential}
+    return entry
+
+
+def test_agora_tenants_tokens_and_numbers_are_read_from_the_answers() -> None:
+    numbers = "/api/conversational-ai-agent/v2/phone-numbers"
+    calls = "/api/conversational-ai-agent/v2/projects/tok-app/call"
+    listed = {"phone_number": "+15550100002", "provider": "twilio", "label": "Sales", "inbound": False}
+    entries = [
+        _entry("GET", f"{numbers}/%2B15550100002", 200, listed, scheme="basic", label="aaa"),
+        _entry(
+            "POST",
+            numbers,
+            409,
+            {"error_type": "phone_number_exists"},
+            {**listed, "phone_number": "+15550100003"},
+            scheme="basic",
+            label="aaa",
+        ),
+        _entry("POST", numbers, 201, {}, {**listed, "phone_number": "+15550100004"}, scheme="basic", label="aaa"),
+        _entry(
+            "GET",
+            f"{numbers}/%2B15550100004",
+            200,
+            {**listed, "phone_number": "+15550100004"},
+            scheme="basic",
+            label="aaa",
+        ),
+        _entry(
+            "POST", calls, 200, {"agent_id": "x"}, {"sip": {"from_number": "+15550100005"}}, scheme="token", label="ttt"
+        ),
+        _entry(
+            "GET", "/api/conversational-ai-agent/v2/projects/other-app/agents", 403, {}, scheme="basic", label="bbb"
+        ),
+    ]
+    document = check_document(fixture_from_entries(entries))
+    customers = document["agora"]["customers"]
+    # An answer of 401 or 403 proves no project of that credential: "bbb" arranges nothing.
+    assert [c["id"] for c in customers] == ["replay-customer-aaa", "replay-customer-ttt"]
+    assert customers[1]["projects"] == [{"appid": "tok-app", "tokens": ["replay-token-ttt"]}]
+    # Numbers the answers show before the recording imports them; not the one it imports itself.
+    assert [n["phone_number"] for n in customers[0]["phone_numbers"]] == [
+        "+15550100002",
+        "+15550100003",
+        "+15550100005",
+    ]
+    assert customers[0]["phone_numbers"][0] == listed
