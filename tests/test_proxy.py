@@ -48,8 +48,19 @@ def _odd_upstream() -> Starlette:
             return JSONResponse({"agent_code": "A1", "note": "used key sk-abcdef123456"}, 200)
         return JSONResponse({"agent_code": "A1", "delivered_to_rooms": 1}, 207)
 
+    async def broken(request: Request) -> Response:
+        async def chunks():  # type: ignore[no-untyped-def]
+            yield b"the start of an answer"
+            raise RuntimeError("the upstream dies mid-answer")
+
+        return StreamingResponse(chunks(), media_type="text/plain")
+
     return Starlette(
-        routes=[Route("/echo", echo, methods=["POST"]), Route("/v1/agent/{code}/speak", speak, methods=["POST"])]
+        routes=[
+            Route("/echo", echo, methods=["POST"]),
+            Route("/broken", broken),
+            Route("/v1/agent/{code}/speak", speak, methods=["POST"]),
+        ]
     )
 
 
@@ -162,6 +173,14 @@ def test_an_unreachable_or_slow_upstream_answers_502_or_504_in_the_vendor_s_enve
     assert timeout.status_code == 504 and timeout.json()["reason"] == "TaskOperationTimeout"
     assert telephony.status_code == 504 and telephony.json()["error_type"] == "gateway_timeout"
     assert [e["response"]["status"] for e in read_har(tmp_path / "slow.har")] == [504, 504]
+
+
+def test_an_answer_the_upstream_breaks_off_is_cut_for_the_client_too() -> None:
+    with MockServer(app=_odd_upstream()) as odd, ProxyServer(Proxy({"bithuman": odd.url})) as server:
+        with pytest.raises(httpx.RemoteProtocolError):
+            httpx.get(f"{server.url}/broken")
+        (entry,) = httpx.get(f"{server.url}/_mock/journal").json()["entries"]
+    assert entry["status"] == 200 and entry["error"]
 
 
 def test_the_control_plane_shows_what_went_through(upstream: MockServer) -> None:

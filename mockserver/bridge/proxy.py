@@ -240,6 +240,14 @@ class Proxy:
                     response_kept.extend(chunk[: self.keep - len(response_kept)])
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
             await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except httpx.TransportError as exc:
+            # Too late for a 502: the status is sent. The connection is dropped (re-raised) so the
+            # client sees a cut answer, never a short one that looks complete.
+            log.warning("the upstream %s broke off its answer to %s %s: %s", base, method, path, exc)
+            self._finish(
+                scope, started_wall, started, url, bytes(request_kept), request_size, response.status_code, str(exc)
+            )
+            raise
         finally:
             await response.aclose()
         # The checks run once the answer is out, off the client's clock, and without awaiting
