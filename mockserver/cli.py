@@ -291,3 +291,10 @@ def validate(paths: tuple[str, ...]) -> None:
         click.echo(f"{path}: ok ({len(accounts)} bitHuman accounts, {len(customers)} Agora customers)")
     if failed:
         sys.exit(1)
+
+
+# The bridge to the real services (docs/proxy.md) keeps its commands in its own package.
+from .bridge.commands import COMMANDS  # noqa: E402
+
+for _command in COMMANDS:
+    main.add_command(_command)

@@ -1,0 +1,418 @@
+"""The validating, recording reverse proxy: real traffic through, the contract checked on the side.
+
+Every request goes to its vendor's upstream unchanged (method, path and query as sent, headers but
+the hop-by-hop ones, the body streamed) and the answer comes back unchanged, streamed too. Meanwhile
+the proxy keeps the first ``keep`` bytes of each body, and once the answer is complete checks the
+exchange against the contract (``checks.check_exchange``), prints each violation (redacted), keeps
+it, journals the exchange in a world of its own (so ``/_mock/journal``, ``/_mock/inbox`` and the
+dashboard show the traffic) and, if recording, appends it to a HAR file.
+
+An upstream that cannot be reached answers 502, one that does not answer in time 504, in the
+vendor's envelope (the mock's own renderer of that vendor).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import orjson
+from starlette.applications import Starlette
+from starlette.types import Receive, Scope, Send
+
+from ..api import agora, bithuman, telephony
+from ..api.base import Family
+from ..app import create_app
+from ..contract import load_contract
+from ..server import MockServer
+from ..spec import load_spec
+from ..world import World
+from ..world.errors import DomainError
+from ..world.redact import redact_text
+from .checks import check_exchange
+from .har import Exchange, HarWriter, credential_of
+
+__all__ = ["DEFAULT_KEEP", "Proxy", "ProxyServer", "Violation", "default_upstreams"]
+
+log = logging.getLogger("mockserver.proxy")
+
+DEFAULT_KEEP = 1024 * 1024  # bytes of each body kept for the checks (the mock's own body limit)
+VIOLATIONS_KEPT = 10_000
+# Hop-by-hop headers (RFC 9110 §7.6.1) belong to one connection, never forwarded; the Host header
+# names the upstream.
+_HOP = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-connection",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+        b"host",
+    }
+)
+_TOLD = {"bithuman_speak": "speech", "bithuman_add_context": "context", "speak_agent": "speech"}
+
+
+class Violation(dict[str, Any]):
+    """One contract violation: ``method``, ``path``, ``status``, ``operation``, ``problem``."""
+
+    def line(self) -> str:
+        """The one readable, redacted line printed as it happens."""
+        op = self["operation"] or "?"
+        return redact_text(f"VIOLATION {self['method']} {self['path']} -> {self['status']} [{op}] {self['problem']}")
+
+
+def default_upstreams() -> dict[str, str]:
+    """Each vendor's production host, from the servers the contract lists for its paths."""
+    contract = load_contract()
+    found: dict[str, str] = {}
+    for path, item in (load_spec().document.get("paths") or {}).items():
+        vendor = contract.vendor_of(path.replace("{", "x").replace("}", "x"))
+        for server in item.get("servers") or []:
+            host = urlsplit(server.get("url", "")).hostname or ""
+            if vendor and vendor not in found and host not in ("127.0.0.1", "localhost"):
+                found[vendor] = server["url"].rstrip("/")
+    return found
+
+
+class _Disconnected(Exception):
+    pass
+
+
+class Proxy:
+    """The proxy as an ASGI application.
+
+    Args:
+        upstreams: vendor (``bithuman``, ``agora``) -> base URL.
+        world: journals and inbox of what went through (a fresh, empty world by default).
+        record: a HAR writer, or None.
+        on_violation: called with each violation as it is found (the command prints it).
+        timeout: seconds to wait for the upstream (connect, each read) before answering 504.
+        keep: bytes of each body kept for the checks and the recording; a longer body is passed
+            through whole but not checked.
+        transport: the httpx transport to the upstreams (tests may give one).
+    """
+
+    def __init__(
+        self,
+        upstreams: dict[str, str],
+        *,
+        world: World | None = None,
+        record: HarWriter | None = None,
+        on_violation: Callable[[Violation], None] | None = None,
+        timeout: float = 60.0,
+        keep: int = DEFAULT_KEEP,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.upstreams = {k: v.rstrip("/") for k, v in upstreams.items()}
+        self.world = world or World()
+        self.record = record
+        self.on_violation = on_violation
+        self.keep = keep if record is None else max(keep, record.body_limit)
+        self.timeout = timeout
+        self.transport = transport
+        self.contract = load_contract()
+        self.control: Starlette = create_app(self.world)
+        # Whoever serves the proxy configures and shuts down the control plane through its state
+        # (the server's host rules, open event streams), as for an app made by ``create_app``.
+        self.state = self.control.state
+        self.violations: deque[Violation] = deque(maxlen=VIOLATIONS_KEPT)
+        self.exchanges = 0
+        self._upstream: httpx.AsyncBaseTransport | None = None
+        self._timeouts = {"connect": timeout, "read": timeout, "write": timeout, "pool": timeout}
+        self._families: dict[str, Family] = {
+            "bitHuman Agent Context": bithuman.BitHumanFamily(self.world),
+            "Agora Agents": agora.AgoraFamily(self.world),
+            "Agora Telephony": telephony.TelephonyFamily(self.world),
+            "Agora Phone Numbers": telephony.TelephonyFamily(self.world),
+        }
+        self._credential_key = record.key if record is not None else os.urandom(32)
+
+    def _upstream_of(self, path: str) -> tuple[str, Family]:
+        tag = self.contract.tag_of(path)
+        vendor = self.contract.vendor_of(path)
+        if vendor not in self.upstreams:
+            # Nobody's path: the first segment decides (Agora's paths all start with /api/).
+            vendor = "agora" if path.startswith("/api/") else "bithuman"
+        family = (
+            self._families.get(tag or "")
+            or self._families["Agora Agents" if vendor == "agora" else "bitHuman Agent Context"]
+        )
+        return self.upstreams[vendor], family
+
+    def upstream_transport(self) -> httpx.AsyncBaseTransport:
+        # httpx's transport rather than its client: the client's cookie jar, redirects and header
+        # merging cost about a millisecond a request here and a proxy wants none of them (it adds
+        # no header of its own and follows no redirect). Made on first use, in the serving loop.
+        if self._upstream is None:
+            self._upstream = self.transport or httpx.AsyncHTTPTransport(
+                limits=httpx.Limits(max_connections=256, max_keepalive_connections=64)
+            )
+        return self._upstream
+
+    async def aclose(self) -> None:
+        if self._upstream is not None:
+            await self._upstream.aclose()
+            self._upstream = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            if scope["type"] == "lifespan":
+                await self._lifespan(receive, send)
+            return
+        path: str = scope["path"]
+        if path == "/_mock" or path.startswith("/_mock/"):
+            await self.control(scope, receive, send)
+            return
+        await self._forward(scope, receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.aclose()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _forward(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started_wall, started = time.time(), time.perf_counter()
+        path: str = scope["path"]
+        method: str = scope["method"]
+        query = scope.get("query_string", b"").decode("latin-1")
+        base, family = self._upstream_of(path)
+        raw_path = scope.get("raw_path") or path.encode()
+        url = base + raw_path.decode("latin-1") + (f"?{query}" if query else "")
+        headers = [(k, v) for k, v in scope["headers"] if k.lower() not in _HOP]
+        has_body = any(k.lower() in (b"content-length", b"transfer-encoding") for k, _ in scope["headers"])
+        request_kept = bytearray()
+        request_size = 0
+
+        async def body() -> AsyncIterator[bytes]:
+            nonlocal request_size
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise _Disconnected
+                chunk = message.get("body", b"")
+                request_size += len(chunk)
+                if len(request_kept) < self.keep:
+                    request_kept.extend(chunk[: self.keep - len(request_kept)])
+                if chunk:
+                    yield chunk
+                if not message.get("more_body", False):
+                    return
+
+        request = httpx.Request(
+            method, url, headers=headers, content=body() if has_body else None, extensions={"timeout": self._timeouts}
+        )
+        try:
+            response = await self.upstream_transport().handle_async_request(request)
+        except _Disconnected:
+            return
+        except httpx.TimeoutException as exc:
+            await self._fail(
+                scope, receive, send, family, "timeout", 504, f"the upstream {base} did not answer in time"
+            )
+            self._finish(scope, started_wall, started, url, bytes(request_kept), request_size, 504, str(exc))
+            return
+        except httpx.TransportError as exc:
+            await self._fail(scope, receive, send, family, "bad_gateway", 502, f"the upstream {base} cannot be reached")
+            self._finish(scope, started_wall, started, url, bytes(request_kept), request_size, 502, str(exc))
+            return
+        response_kept = bytearray()
+        response_size = 0
+        try:
+            out_headers = [(k, v) for k, v in response.headers.raw if k.lower() not in _HOP]
+            await send({"type": "http.response.start", "status": response.status_code, "headers": out_headers})
+            async for chunk in response.aiter_raw():
+                response_size += len(chunk)
+                if len(response_kept) < self.keep:
+                    response_kept.extend(chunk[: self.keep - len(response_kept)])
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except httpx.TransportError as exc:
+            # Too late for a 502: the status is sent. The connection is dropped (re-raised) so the
+            # client sees a cut answer, never a short one that looks complete.
+            log.warning("the upstream %s broke off its answer to %s %s: %s", base, method, path, exc)
+            self._finish(
+                scope, started_wall, started, url, bytes(request_kept), request_size, response.status_code, str(exc)
+            )
+            raise
+        finally:
+            await response.aclose()
+        # The checks run once the answer is out, off the client's clock, and without awaiting
+        # anything: the next request this proxy serves finds this one journalled and recorded.
+        exchange = Exchange(
+            started=started_wall,
+            method=method,
+            url=url,
+            request_headers=_text_headers(scope["headers"]),
+            request_body=bytes(request_kept),
+            request_size=request_size,
+            status=response.status_code,
+            reason=response.reason_phrase,
+            response_headers=_text_headers(response.headers.raw),
+            response_body=bytes(response_kept),
+            response_size=response_size,
+            duration_ms=(time.perf_counter() - started) * 1000,
+            http_version=response.http_version,
+        )
+        self._observe(path, query, exchange)
+
+    async def _fail(
+        self, scope: Scope, receive: Receive, send: Send, family: Family, code: str, status: int, message: str
+    ) -> None:
+        response = family.render(DomainError(code, message, fault_status=status), None)
+        await response(scope, receive, send)
+
+    def _finish(
+        self,
+        scope: Scope,
+        started_wall: float,
+        started: float,
+        url: str,
+        request_body: bytes,
+        request_size: int,
+        status: int,
+        error: str,
+    ) -> None:
+        exchange = Exchange(
+            started=started_wall,
+            method=scope["method"],
+            url=url,
+            request_headers=_text_headers(scope["headers"]),
+            request_body=request_body,
+            request_size=request_size,
+            status=status,
+            reason="",
+            response_headers=[],
+            response_body=b"",
+            response_size=0,
+            duration_ms=(time.perf_counter() - started) * 1000,
+            error=error,
+        )
+        self.exchanges += 1
+        self._journal(scope["path"], scope.get("query_string", b"").decode("latin-1"), exchange, None)
+        if self.record is not None:
+            self.record.write(exchange)
+
+    def _observe(self, path: str, query: str, exchange: Exchange) -> None:
+        """Check a complete exchange, report and keep what is wrong, journal and record it."""
+        self.exchanges += 1
+        response_headers = dict((k.lower(), v) for k, v in exchange.response_headers)
+        encoded = response_headers.get("content-encoding", "identity") not in ("identity", "")
+        request_whole = exchange.request_body if len(exchange.request_body) == exchange.request_size else None
+        response_whole = (
+            exchange.response_body if len(exchange.response_body) == exchange.response_size and not encoded else None
+        )
+        op, problems = check_exchange(
+            self.contract,
+            exchange.method,
+            path,
+            query,
+            request_whole,
+            exchange.status,
+            response_headers,
+            response_whole,
+        )
+        exchange.operation = op.operation_id if op is not None else None
+        exchange.violations = problems
+        for problem in problems:
+            violation = Violation(
+                method=exchange.method, path=path, status=exchange.status, operation=exchange.operation, problem=problem
+            )
+            self.violations.append(violation)
+            if self.on_violation is not None:
+                self.on_violation(violation)
+        self._journal(path, query, exchange, op.operation_id if op is not None else None)
+        self._inbox(exchange, path)
+        if self.record is not None:
+            self.record.write(exchange)
+
+    def _journal(self, path: str, query: str, exchange: Exchange, operation: str | None) -> None:
+        if not self.world.journal.limit:
+            return
+        error = exchange.error or ("; ".join(exchange.violations) if exchange.violations else None)
+        self.world.journal.record(
+            time=self.world.clock.now(),
+            method=exchange.method,
+            path=path,
+            query=query,
+            operation=operation,
+            tenant=self._tenant(exchange),
+            status=exchange.status,
+            duration_ms=exchange.duration_ms,
+            request_headers=[(k.encode("latin-1"), v.encode("latin-1")) for k, v in exchange.request_headers],
+            request_body=exchange.request_body,
+            response_body=exchange.response_body,
+            error=error,
+        )
+
+    def _tenant(self, exchange: Exchange) -> str | None:
+        # The real tenant is unknown to the proxy: a label of the credential stands for it.
+        credential = credential_of(exchange.request_headers, self._credential_key)
+        return f"cred-{credential['label'][:8]}" if credential is not None else None
+
+    def _inbox(self, exchange: Exchange, path: str) -> None:
+        # What an agent was told, as the dashboard's feed shows it: accepted speak and context calls.
+        kind = _TOLD.get(exchange.operation or "")
+        if kind is None or not 200 <= exchange.status < 300:
+            return
+        try:
+            sent = orjson.loads(exchange.request_body)
+            answer = orjson.loads(exchange.response_body) if exchange.response_body else {}
+        except orjson.JSONDecodeError:
+            return
+        if not isinstance(sent, dict) or not isinstance(answer, dict):
+            return
+        matched = self.contract.table.match(path)
+        params = matched[1] if matched is not None else {}
+        vendor = "bithuman" if exchange.operation in ("bithuman_speak", "bithuman_add_context") else "agora"
+        agent = params.get("agent_code") or params.get("agentId") or params.get("agent_id") or "?"
+        text = sent.get("message") or sent.get("context") or sent.get("text") or ""
+        listed = answer.get("rooms")
+        rooms: list[Any] = listed if isinstance(listed, list) else [sent.get("room_id")]
+        for room in rooms[:100]:
+            self.world.inbox.record(
+                time=self.world.clock.now(),
+                vendor=vendor,
+                tenant=self._tenant(exchange) or "proxy",
+                agent=str(agent),
+                room=room if isinstance(room, str) else None,
+                kind=kind,
+                text=redact_text(str(text)[:2048]),
+                operation=exchange.operation or "",
+                outcome="proxied",
+                data={"status": exchange.status},
+            )
+
+
+def _text_headers(raw: Any) -> list[tuple[str, str]]:
+    return [(bytes(k).decode("latin-1"), bytes(v).decode("latin-1")) for k, v in raw]
+
+
+class ProxyServer(MockServer):
+    """A ``Proxy`` on a real socket in a background thread (port 0 by default), like ``MockServer``."""
+
+    def __init__(self, proxy: Proxy, host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__(app=proxy, host=host, port=port)  # type: ignore[arg-type]
+        self.proxy = proxy
+        # The upstream's Server and Date headers pass through; uvicorn must not add its own.
+        self._server.config.server_header = False
+        self._server.config.date_header = False
+        # The lifespan's shutdown closes the upstream connections in the loop that opened them.
+        self._server.config.lifespan = "on"
+
+    @property
+    def world(self) -> Any:
+        return self.proxy.world
