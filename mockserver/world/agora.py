@@ -527,6 +527,8 @@ class AgoraWorld:
                 agent.properties["token"] = properties["token"]
             for module in ("llm", "mllm"):
                 changes = properties.get(module) or {}
+                if not changes:
+                    continue  # an update that names no module leaves the stored ones as they are
                 stored = agent.properties.setdefault(module, {})
                 for key in ("system_messages", "params"):
                     if key in changes:

@@ -205,8 +205,9 @@ class TelephonyWorld:
                 provider=body["provider"],
                 phone_number=body["phone_number"],
                 label=body["label"],
-                inbound=body.get("inbound", True),
-                outbound=body.get("outbound", True),
+                # Omitted and null (what the SDK sends for None) both mean the default.
+                inbound=True if body.get("inbound") is None else body["inbound"],
+                outbound=True if body.get("outbound") is None else body["outbound"],
                 inbound_config=inbound_config,
                 outbound_config=body.get("outbound_config"),
             )
