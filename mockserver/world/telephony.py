@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .agora import AgoraAgent, Customer, Principal, Project
+from .agora import AgoraAgent, Customer, Principal, Project, is_integer_uid
 from .errors import DomainError
 
 if TYPE_CHECKING:
@@ -298,6 +298,14 @@ class TelephonyWorld:
                     "invalid",
                     f"from_number {sip['from_number']} is not an imported phone number with outbound calling enabled",
                     field="sip.from_number",
+                )
+            if not body["properties"].get("enable_string_uid") and not is_integer_uid(sip["rtc_uid"]):
+                # StartCallRequest.allOf: the SIP gateway is a uid of the channel like any other.
+                raise DomainError(
+                    "invalid_field",
+                    f"Invalid value for sip.rtc_uid {sip['rtc_uid']!r}: uids must be integer strings unless "
+                    "enable_string_uid is true",
+                    field="sip.rtc_uid",
                 )
             props = {"remote_rtc_uids": [sip["rtc_uid"]], **body["properties"]}
             join = {"name": body["name"], "properties": props, "pipeline_id": body.get("pipeline_id")}
