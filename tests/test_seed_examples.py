@@ -238,3 +238,48 @@ def test_seed_001_error_table(
         return
     assert (response.status_code, response.json()["success"], response.json()["error"]) == (status, False, code)
     assert response.json()["message"]
+
+
+# Seed 000's "Common Error Responses", body for body (an unknown code stands in for its A12345678).
+S000_ERRORS = [
+    (
+        "A00000000",
+        {"api-secret": "YOUR_API_SECRET"},
+        {"message": "x"},
+        404,
+        "AGENT_NOT_FOUND",
+        "Agent with code 'A00000000' not found",
+    ),
+    ("A12345678", {"api-secret": "wrong"}, {"message": "x"}, 401, "UNAUTHORIZED", "Invalid api-secret"),
+    (
+        "A91XMB7113",
+        {"api-secret": "YOUR_API_SECRET"},
+        {"message": "x"},
+        404,
+        "NO_ACTIVE_ROOMS",
+        "No active sessions found for agent",
+    ),
+    (
+        "A12345678",
+        {"api-secret": "YOUR_API_SECRET"},
+        {"context": "x", "type": "shout"},
+        422,
+        "VALIDATION_ERROR",
+        "Invalid type. Must be one of: speak, add_context",
+    ),
+]
+
+
+@pytest.mark.parametrize(("agent", "headers", "body", "status", "code", "message"), S000_ERRORS)
+def test_seed_000_error_responses(
+    server: MockServer, agent: str, headers: dict[str, str], body: dict[str, str], status: int, code: str, message: str
+) -> None:
+    import requests
+
+    operation = "add-context" if "context" in body else "speak"
+    response = requests.post(f"{server.url}/v1/agent/{agent}/{operation}", headers=headers, json=body, timeout=10)
+    if server.world.bithuman.default_dialect == "current":
+        assert response.json()["status"] == "error"  # the other generation's envelope
+        return
+    # The imaginex-era page's bodies are the error bodies of both older generations.
+    assert (response.status_code, response.json()) == (status, {"success": False, "error": code, "message": message})
