@@ -1,13 +1,13 @@
-"""Generated cases kept within the contract's rules across fields, so that valid data means valid.
+"""Generated cases kept within what the contract cannot state, so that valid data means valid.
 
-schemathesis' ``positive_data_acceptance`` expects every schema-valid request to be accepted. A few
-operations have rules across fields that the JSON Schemas do not state (``rules.py``: ``join`` needs
-``llm`` and ``tts`` unless a preset, pipeline or MLLM replaces them; uids are integer strings unless
-``enable_string_uid``; ...) or preconditions on the world (a call goes out from an imported number).
-A positive case that breaks one of them is not a valid request, so it is repaired here to the
-nearest one that keeps the rule; negative cases are left alone. Before that, ``guards.py`` aims
-every case at the target's own resources. Against the real APIs, positive cases also use only what
-the environment provides (its pipeline or preset).
+schemathesis' ``positive_data_acceptance`` expects every schema-valid request to be accepted. The
+rules across fields that JSON Schema can express are in ``openapi.yaml`` itself, so generated cases
+keep them. Left are a limit in bytes and preconditions on the world (``rules.py``; a call goes out
+from an imported number, under a name and channel not in use; ``speak`` reaches an agent without an
+MLLM). A positive case that breaks one of them is repaired here to the nearest one that keeps it;
+negative cases are left alone. Before that, ``guards.py`` aims every case at the target's own
+resources. Against the real APIs, positive cases also use only what the environment provides (its
+pipeline or preset: the account's own LLM and TTS, not generated ones).
 """
 
 from __future__ import annotations
@@ -44,13 +44,19 @@ def _stateful(case: schemathesis.Case) -> bool:
     return case.meta is not None and case.meta.phase.name.value == "stateful"
 
 
-def _without_mllm(props: dict[str, Any]) -> None:
+def _without_mllm(body: dict[str, Any], props: dict[str, Any]) -> None:
     # In the stateful phase agents are followed by `speak`, which the contract refuses (400) on an
     # agent that uses an MLLM (rules.uses_mllm): start them without one.
+    if not rules.uses_mllm(props):
+        return
     if isinstance(props.get("mllm"), dict):
         props["mllm"] = {**props["mllm"], "enable": False}
     if isinstance(props.get("advanced_features"), dict):
         props["advanced_features"] = {**props["advanced_features"], "enable_mllm": False}
+    # The MLLM may have been what met the contract's join rule (StartAgentRequest.anyOf): the
+    # contract's own preset example stands in for it.
+    if not body.get("pipeline_id"):
+        body["preset"] = body.get("preset") or EXAMPLE_PRESET
 
 
 def _start_agent(case: schemathesis.Case, target: Target) -> None:
@@ -60,14 +66,12 @@ def _start_agent(case: schemathesis.Case, target: Target) -> None:
         return
     env = target.env
     if _stateful(case):
-        _without_mllm(props)
-    if not rules.uids_are_valid(props, []):
-        props["enable_string_uid"] = True
-    if not rules.has_modules(body, props, preset_counts=True) or env is not None:
-        if env is not None and env.agora_pipeline:
+        _without_mllm(body, props)
+    if env is not None:
+        if env.agora_pipeline:
             body["pipeline_id"] = env.agora_pipeline
         else:
-            body["preset"] = env.agora_preset if env is not None and env.agora_preset else EXAMPLE_PRESET
+            body["preset"] = env.agora_preset or EXAMPLE_PRESET
 
 
 def _start_call(case: schemathesis.Case, target: Target) -> None:
@@ -79,20 +83,9 @@ def _start_call(case: schemathesis.Case, target: Target) -> None:
         return
     # A call goes out from an imported number with outbound calling (a precondition on the world).
     sip["from_number"] = target.credentials.agora_from_number
-    if not rules.uids_are_valid(props, [sip.get("rtc_uid")]):
-        props["enable_string_uid"] = True
-    if not rules.has_modules(body, props, preset_counts=False) or target.env is not None:
-        env = target.env
-        body["pipeline_id"] = env.agora_pipeline if env is not None and env.agora_pipeline else EXAMPLE_PIPELINE
-
-
-def _add_phone_number(case: schemathesis.Case, target: Target) -> None:
-    if not _positive_body(case):
-        return
-    body: Any = case.body
-    inbound = body.get("inbound_config")
-    if isinstance(inbound, dict) and isinstance(inbound.get("allowed_addresses"), list):
-        inbound["allowed_addresses"] = [a if rules.is_cidr(a) else "10.0.0.0/8" for a in inbound["allowed_addresses"]]
+    env = target.env
+    if env is not None:
+        body["pipeline_id"] = env.agora_pipeline or EXAMPLE_PIPELINE
 
 
 def _speak_agent(case: schemathesis.Case, target: Target) -> None:
@@ -104,7 +97,6 @@ def _speak_agent(case: schemathesis.Case, target: Target) -> None:
 _REPAIRS: dict[str, Callable[[schemathesis.Case, Target], None]] = {
     "start_agent": _start_agent,
     "start_call": _start_call,
-    "add_phone_number": _add_phone_number,
     "speak_agent": _speak_agent,
 }
 _GUARDED = {*_REPAIRS, "bithuman_speak", "bithuman_add_context"}  # operations whose body guards.py changes

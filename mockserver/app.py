@@ -65,7 +65,7 @@ def create_app(
         world: an existing world to serve (a new one is made otherwise).
         fixtures: fixture files applied at start-up; ``reset`` returns to them.
         seed: seed for generated ids (new world only).
-        bithuman_dialect: ``current`` or ``legacy`` (new world only).
+        bithuman_dialect: ``current``, ``transitional`` or ``legacy`` (new world only).
         body_limit: the largest request body accepted, in bytes.
         handlers: replaces the operationId -> handler table (tests use it).
         access_log: wrap the app in the one-line-per-request logger.

@@ -145,7 +145,7 @@ def main() -> None:
 @click.option("--seed", type=int, default=None, help="Seed for generated ids.")
 @click.option(
     "--bithuman-dialect",
-    type=click.Choice(["current", "legacy"]),
+    type=click.Choice(["current", "transitional", "legacy"]),
     default="current",
     show_default=True,
     help="bitHuman response and error shapes for accounts that do not set their own.",

@@ -367,6 +367,7 @@ def test_yaml_has_no_anchors_or_aliases() -> None:
 # --------------------------------------------------------------------------------------------------
 
 _JOIN_MIN = {"channel": "c", "token": "t", "agent_rtc_uid": "1", "remote_rtc_uids": ["2"]}
+_MODULES = {"llm": {"url": "https://llm.example"}, "tts": {"vendor": "microsoft", "params": {}}}
 
 SCHEMA_CASES = [
     # (schema, instance, valid?)
@@ -392,8 +393,29 @@ SCHEMA_CASES = [
     ("BitHumanError", {"error": "NOT_FOUND", "message": "m"}, False),
     ("AgentContextResult", {"agent_code": "A1", "success": True}, False),
     ("AgentContextLegacyEnvelope", {"agent_code": "A1", "delivered_to_rooms": 1}, False),
-    ("StartAgentRequest", {"name": "n", "properties": _JOIN_MIN}, True),
-    ("StartAgentRequest", {"name": "n", "properties": {**_JOIN_MIN, "future_field": {"x": 1}}}, True),
+    ("StartAgentRequest", {"name": "n", "properties": _JOIN_MIN, "preset": "p"}, True),
+    (
+        "StartAgentRequest",
+        {"name": "n", "properties": {**_JOIN_MIN, "future_field": {"x": 1}}, "pipeline_id": "9"},
+        True,
+    ),
+    # The rules across fields the contract states (StartAgentRequest.anyOf, StartAgentProperties.anyOf).
+    ("StartAgentRequest", {"name": "n", "properties": _JOIN_MIN}, False),
+    ("StartAgentRequest", {"name": "n", "properties": _JOIN_MIN, "preset": None, "pipeline_id": ""}, False),
+    ("StartAgentRequest", {"name": "n", "properties": {**_JOIN_MIN, **_MODULES}}, True),
+    ("StartAgentRequest", {"name": "n", "properties": {**_JOIN_MIN, **_MODULES, "llm": {"url": ""}}}, False),
+    ("StartAgentRequest", {"name": "n", "properties": {**_JOIN_MIN, "mllm": {"enable": True}}}, True),
+    ("StartAgentRequest", {"name": "n", "properties": {**_JOIN_MIN, "mllm": {"enable": False}}}, False),
+    ("StartAgentRequest", {"name": "n", "properties": {**_JOIN_MIN, "advanced_features": {"enable_mllm": True}}}, True),
+    ("StartAgentRequest", {"name": "n", "properties": {**_JOIN_MIN, "remote_rtc_uids": [""]}, "preset": "p"}, False),
+    ("StartAgentRequest", {"name": "n", "properties": {**_JOIN_MIN, "remote_rtc_uids": ["*"]}, "preset": "p"}, True),
+    ("StartAgentRequest", {"name": "n", "properties": {**_JOIN_MIN, "agent_rtc_uid": "*"}, "preset": "p"}, False),
+    ("StartAgentRequest", {"name": "n", "properties": {**_JOIN_MIN, "agent_rtc_uid": "\u00b2"}, "preset": "p"}, False),
+    (
+        "StartAgentRequest",
+        {"name": "n", "properties": {**_JOIN_MIN, "agent_rtc_uid": "bot", "enable_string_uid": True}, "preset": "p"},
+        True,
+    ),
     ("StartAgentRequest", {"name": "", "properties": _JOIN_MIN}, False),
     ("StartAgentRequest", {"name": "n", "properties": {**_JOIN_MIN, "remote_rtc_uids": []}}, False),
     (
@@ -443,8 +465,29 @@ SCHEMA_CASES = [
                 "rtc_token": "t",
             },
             "properties": {"channel": "c", "token": "t", "agent_rtc_uid": "1"},
+            "pipeline_id": "28",
         },
         True,
+    ),
+    (
+        "StartCallRequest",
+        {
+            "name": "n",
+            "sip": {"to_number": "+19876543210", "from_number": "+11234567890", "rtc_uid": "1", "rtc_token": "t"},
+            "properties": {"channel": "c", "token": "t", "agent_rtc_uid": "1"},
+            "preset": "p",  # a call has no preset: it replaces nothing
+        },
+        False,
+    ),
+    (
+        "StartCallRequest",
+        {
+            "name": "n",
+            "sip": {"to_number": "+19876543210", "from_number": "+11234567890", "rtc_uid": "gw", "rtc_token": "t"},
+            "properties": {"channel": "c", "token": "t", "agent_rtc_uid": "1"},
+            "pipeline_id": "28",
+        },
+        False,
     ),
     (
         "StartCallRequest",
@@ -465,6 +508,10 @@ SCHEMA_CASES = [
         {"provider": "byo", "phone_number": "+19876543210", "label": "l", "outbound_config": {}},
         True,
     ),
+    ("PhoneNumberInboundConfig", {"allowed_addresses": ["112.126.15.64/27", "10.0.0.1", "2001:db8::/32"]}, True),
+    ("PhoneNumberInboundConfig", {"allowed_addresses": [""]}, False),
+    ("PhoneNumberInboundConfig", {"allowed_addresses": ["10.0.0.0/33"]}, False),
+    ("PhoneNumberInboundConfig", {"allowed_addresses": ["not-a-cidr"]}, False),
     (
         "AddPhoneNumberRequest",
         {

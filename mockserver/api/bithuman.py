@@ -1,10 +1,16 @@
 """bitHuman Agent Context API over HTTP: two thin handlers and the one place errors are rendered.
 
-Two dialects (api-facts §1.4-1.5), chosen per account or per server:
-- ``current``: flat success body; errors ``{error:{code,message,httpStatus},status,status_code}``
-  with ``MISSING_AUTH``/``UNAUTHORIZED`` 401, ``NOT_FOUND`` 404 (two messages), 400 validation.
-- ``legacy``: ``{success,message,data{...,timestamp}}``; errors ``{success:false,error,message}``
-  with ``AGENT_NOT_FOUND``/``NO_ACTIVE_ROOMS`` 404 and 422 ``VALIDATION_ERROR``.
+Three dialects, one per generation of the vendor's docs (api-facts §1.4-1.5), chosen per account
+or per server:
+- ``current`` (bitHuman's OpenAPI file, Errors and Agents pages): flat success body with the room
+  lists; errors ``{error:{code,message,httpStatus},status,status_code}`` with
+  ``MISSING_AUTH``/``UNAUTHORIZED`` 401, ``NOT_FOUND`` 404 (two messages), 400 validation.
+- ``transitional`` (the Agent Context page with the status/code table): flat success body
+  ``{agent_code, context_type, delivered_to_rooms}``; errors ``{success:false,error,message}`` with
+  ``UNAUTHORIZED`` 401 (missing or invalid), ``AGENT_NOT_FOUND``/``NO_ACTIVE_ROOMS`` 404 and 422
+  ``VALIDATION_ERROR``.
+- ``legacy`` (the imaginex-era page): ``{success,message,data{...,timestamp}}``; errors as in
+  ``transitional``.
 """
 
 from __future__ import annotations
@@ -61,7 +67,8 @@ _LEGACY: dict[str, tuple[int, str, str | None]] = {
     "unsupported_media_type": (422, "VALIDATION_ERROR", None),
     "not_found": (404, "AGENT_NOT_FOUND", None),
 }
-_TABLES = {"current": _CURRENT, "legacy": _LEGACY}
+# The table page documents the legacy codes and statuses; only its success bodies are flat.
+_TABLES = {"current": _CURRENT, "transitional": _LEGACY, "legacy": _LEGACY}
 
 _SUCCESS_MESSAGE = {
     "bithuman_speak": "Speech triggered successfully",
@@ -82,7 +89,7 @@ def _limit_headers(admission: Admission) -> dict[str, str]:
 
 
 class BitHumanFamily(Family):
-    """Authenticates ``api-secret``, meters the account, renders both dialects."""
+    """Authenticates ``api-secret``, meters the account, renders every dialect."""
 
     name = "bithuman"
 
@@ -107,8 +114,10 @@ class BitHumanFamily(Family):
 
     def render(self, error: DomainError, call: Call | None) -> Response:
         account: Account | None = call.principal if call is not None else None
-        # Before authentication (or on an unknown route) the server's default dialect speaks.
-        dialect = self.world.bithuman.dialect_of(account)
+        # Before authentication the agent code in the path may still name the dialect; on an
+        # unknown route the server's default speaks.
+        agent_code = call.path.get("agent_code") if call is not None else None
+        dialect = self.world.bithuman.dialect_of(account, agent_code)
         status, code, template = _TABLES[dialect].get(error.code, _CURRENT["internal"])
         status = error.details.get("fault_status", status)  # an injected fault chooses its status
         message = template.format(**error.details) if template else error.message
@@ -116,7 +125,7 @@ class BitHumanFamily(Family):
         admission = error.details.get("admission")
         if isinstance(admission, Admission):
             headers = {**_limit_headers(admission), "Retry-After": str(admission.retry_after)}
-        if dialect == "legacy":
+        if dialect != "current":
             body: dict[str, Any] = {"success": False, "error": code, "message": message}
         else:
             body = {
@@ -129,7 +138,8 @@ class BitHumanFamily(Family):
 
 def _success(call: Call, delivery: Delivery) -> Response:
     account: Account = call.principal
-    if call.world.bithuman.dialect_of(account) == "legacy":
+    dialect = call.world.bithuman.dialect_of(account)
+    if dialect == "legacy":
         data: dict[str, Any] = {"agent_code": delivery.agent_code}
         if call.operation.operation_id == "bithuman_add_context":
             data["context_type"] = delivery.context_type
@@ -137,6 +147,15 @@ def _success(call: Call, delivery: Delivery) -> Response:
         data["timestamp"] = _iso(delivery.time)
         message = _SUCCESS_MESSAGE[call.operation.operation_id]
         return json_response({"success": True, "message": message, "data": data})
+    if dialect == "transitional":
+        # Exactly the page's example body: no room lists yet.
+        return json_response(
+            {
+                "agent_code": delivery.agent_code,
+                "context_type": delivery.context_type,
+                "delivered_to_rooms": len(delivery.rooms),
+            }
+        )
     return json_response(
         {
             "agent_code": delivery.agent_code,

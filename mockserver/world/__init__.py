@@ -32,7 +32,7 @@ class World:
 
     Args:
         seed: seed for generated ids (``None``: not reproducible).
-        bithuman_dialect: the default bitHuman dialect, ``current`` or ``legacy``.
+        bithuman_dialect: the default bitHuman dialect, ``current``, ``transitional`` or ``legacy``.
         inbox_limit: events kept per tenant.
         journal_limit: requests kept in the request journal (0: no journal).
         journal_bytes: bytes the request journal may keep (its oldest entries go first).

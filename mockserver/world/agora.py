@@ -36,6 +36,7 @@ __all__ = [
     "Principal",
     "Project",
     "ResponderRule",
+    "is_integer_uid",
     "parse_access_token",
 ]
 
@@ -547,6 +548,8 @@ class AgoraWorld:
                 agent.properties["token"] = properties["token"]
             for module in ("llm", "mllm"):
                 changes = properties.get(module) or {}
+                if not changes:
+                    continue  # an update that names no module leaves the stored ones as they are
                 stored = agent.properties.setdefault(module, {})
                 for key in ("system_messages", "params"):
                     if key in changes:
@@ -779,11 +782,18 @@ def _check_modules(body: dict[str, Any]) -> None:
         )
 
 
+def is_integer_uid(uid: Any) -> bool:
+    """An integer-string uid: ASCII digits only (``str.isdigit`` also takes "²" and "٣")."""
+    return isinstance(uid, str) and uid.isascii() and uid.isdigit()
+
+
 def _check_uids(props: dict[str, Any]) -> None:
+    # StartAgentProperties.anyOf: the agent's uid is an integer string, a remote one may be "*".
     if props.get("enable_string_uid"):
         return
-    for uid in [props["agent_rtc_uid"], *props.get("remote_rtc_uids", ())]:
-        if uid != "*" and not str(uid).isdigit():
+    uids = [(props["agent_rtc_uid"], False), *((uid, True) for uid in props.get("remote_rtc_uids", ()))]
+    for uid, may_be_all in uids:
+        if not (is_integer_uid(uid) or (may_be_all and uid == "*")):
             raise DomainError(
                 "invalid_field",
                 f"Invalid value for uid {uid!r}: uids must be integer strings unless enable_string_uid is true",

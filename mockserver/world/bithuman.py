@@ -35,7 +35,10 @@ __all__ = [
 ]
 
 VENDOR = "bithuman"
-DIALECTS = ("current", "legacy")
+# The three generations of the vendor's docs (README, "bitHuman dialects"): ``current`` (the OpenAPI
+# file and the Errors page), ``transitional`` (the page with the status/code table: flat bodies,
+# per-case codes, 422) and ``legacy`` (the imaginex-era page: the {success, message, data} envelope).
+DIALECTS = ("current", "transitional", "legacy")
 CONTEXT_TYPES = ("add_context", "speak")
 # What can come of a delivery, as data the coverage report reads (by request and error code).
 DELIVERY_OUTCOMES = {
@@ -138,8 +141,23 @@ class BitHumanWorld:
             raise DomainError("unauthorized", "Invalid api-secret")
         return account
 
-    def dialect_of(self, account: Account | None) -> str:
-        return (account.dialect if account else None) or self.default_dialect
+    def dialect_of(self, account: Account | None, agent_code: str | None = None) -> str:
+        """The dialect that answers: the account's own, else the server's.
+
+        Without an account (no or a wrong ``api-secret``) the agent code in the path still says
+        who is being addressed: when every account that has an agent of that code speaks the
+        same dialect, that one answers, so a client of a legacy account sees its own envelope
+        even for a 401. Otherwise (no such agent, or accounts that disagree) the server's does.
+        """
+        if account is not None:
+            return account.dialect or self.default_dialect
+        if agent_code is None:
+            return self.default_dialect
+        with self._lock:
+            spoken = {
+                owner.dialect or self.default_dialect for owner in self.accounts.values() if agent_code in owner.agents
+            }
+        return spoken.pop() if len(spoken) == 1 else self.default_dialect
 
     def admit(self, account: Account) -> Admission | None:
         """Take one token from the account's write bucket; ``None`` when it has no rate limit."""

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .agora import AgoraAgent, Customer, Principal, Project
+from .agora import AgoraAgent, Customer, Principal, Project, is_integer_uid
 from .errors import DomainError
 
 if TYPE_CHECKING:
@@ -218,8 +218,9 @@ class TelephonyWorld:
                 provider=body["provider"],
                 phone_number=body["phone_number"],
                 label=body["label"],
-                inbound=body.get("inbound", True),
-                outbound=body.get("outbound", True),
+                # Omitted and null (what the SDK sends for None) both mean the default.
+                inbound=True if body.get("inbound") is None else body["inbound"],
+                outbound=True if body.get("outbound") is None else body["outbound"],
                 inbound_config=inbound_config,
                 outbound_config=body.get("outbound_config"),
             )
@@ -310,6 +311,14 @@ class TelephonyWorld:
                     "invalid",
                     f"from_number {sip['from_number']} is not an imported phone number with outbound calling enabled",
                     field="sip.from_number",
+                )
+            if not body["properties"].get("enable_string_uid") and not is_integer_uid(sip["rtc_uid"]):
+                # StartCallRequest.allOf: the SIP gateway is a uid of the channel like any other.
+                raise DomainError(
+                    "invalid_field",
+                    f"Invalid value for sip.rtc_uid {sip['rtc_uid']!r}: uids must be integer strings unless "
+                    "enable_string_uid is true",
+                    field="sip.rtc_uid",
                 )
             props = {"remote_rtc_uids": [sip["rtc_uid"]], **body["properties"]}
             join = {"name": body["name"], "properties": props, "pipeline_id": body.get("pipeline_id")}
