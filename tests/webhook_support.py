@@ -23,7 +23,20 @@ def finished(world: World, tenant: str, event: int, *, attempts: int = 1, timeou
     unsubscribe = world.inbox.subscribe(check)
     try:
         check()
-        assert done.wait(timeout), [n.to_dict() for n in hooks.list(tenant=tenant)]
+        assert done.wait(timeout), ([n.to_dict() for n in hooks.list(tenant=tenant)], _sender_stacks())
     finally:
         unsubscribe()
     return hooks.list(tenant=tenant, event=event)[0]
+
+
+def _sender_stacks() -> str:
+    """Where every webhook sender thread is, for a failure message."""
+    import sys
+    import traceback
+
+    frames = sys._current_frames()
+    out = []
+    for thread in threading.enumerate():
+        if thread.name.startswith("mockserver-webhooks") and thread.ident in frames:
+            out.append(f"--- {thread.name}\n" + "".join(traceback.format_stack(frames[thread.ident])))
+    return "\n".join(out) or "no sender thread"
