@@ -86,6 +86,11 @@ class Agent:
         return self.account.api_secret
 
     @property
+    def headers(self) -> dict[str, str]:
+        """Its account's credentials as request headers (``api-secret``)."""
+        return {"api-secret": self.api_secret}
+
+    @property
     def rooms(self) -> list[str]:
         """The ids of its active rooms."""
         return [r["id"] for r in self.client.get_bithuman_agent(self.account.id, self.code)["rooms"] if r["active"]]
