@@ -2,7 +2,7 @@
 
 - ``GET /openapi.yaml`` and ``GET /openapi.json``: the vendor contract (both vendors), as shipped;
 - ``GET /docs``: Swagger UI over the vendor contract and the control plane's (``/_mock/openapi.json``),
-  with its files from the ``swagger-ui-bundle`` package (Apache-2.0): no CDN, works offline.
+  with its files from the ``swagger-ui-bundle-v2`` package (Swagger UI 5, Apache-2.0): no CDN, works offline.
 
 The page holds no data, so it lives outside ``/_mock`` (no control token needed to load it; the
 control plane's document, which it fetches, still asks for one when a token is set).
@@ -48,6 +48,7 @@ _INIT = b"""window.ui = SwaggerUIBundle({
   ],
   dom_id: "#swagger-ui",
   deepLinking: true,
+  displayOperationId: true,  // the operationId is the one name of an operation in every layer
   presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
   layout: "StandaloneLayout",
 });

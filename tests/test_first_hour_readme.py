@@ -7,6 +7,7 @@ twice, so an example that leaves something behind (a live agent's unique name) f
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -93,3 +94,26 @@ def test_the_docs_page_loads_everything_from_the_mock(served: MockServer) -> Non
             assert http.get(spec).json()["openapi"].startswith("3."), spec
         assert http.get("/docs/nothing.js").status_code == 404
         assert http.post("/openapi.json").status_code != 200  # read-only
+
+
+def test_the_docs_page_renders_both_documents_offline(served: MockServer) -> None:
+    sync_api = pytest.importorskip("playwright.sync_api", exc_type=ImportError)
+    path = os.environ.get("MOCKSERVER_CHROMIUM", "/usr/bin/chromium")
+    if not os.path.exists(path):
+        pytest.skip(f"no Chromium at {path}")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=path, args=["--headless", "--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page()
+            outside: list[str] = []
+            errors: list[str] = []
+            page.on("request", lambda r: None if r.url.startswith(served.url) else outside.append(r.url))
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.goto(served.url + "/docs")
+            sync_api.expect(page.locator(".opblock-summary-operation-id").first).to_be_visible()
+            sync_api.expect(page.get_by_text("bithuman_speak", exact=True).first).to_be_visible()
+            page.goto(served.url + "/docs?urls.primaryName=Control%20plane%20(%2F_mock)")
+            sync_api.expect(page.get_by_text("add_fault", exact=True).first).to_be_visible()
+            assert outside == [] and errors == []
+        finally:
+            browser.close()
