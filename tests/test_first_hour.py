@@ -206,3 +206,21 @@ def test_the_plugin_starts_with_the_default_world_too(inner: pytest.Pytester) ->
         """
     )
     inner.runpytest(*PLUGIN).assert_outcomes(passed=1)
+
+
+def test_a_changed_fixture_account_is_reset_after_the_test(inner: pytest.Pytester) -> None:
+    inner.makepyfile(
+        """
+        def test_1_changes_the_demo_account(mockserver):
+            account = mockserver.bithuman.get_account("demo")
+            account.update(dialect="legacy")
+            account.get_agent("A12345678").close_room("customer_session_1")
+
+        def test_2_it_is_as_the_fixture_says(mockserver):
+            account = mockserver.client.get_bithuman_account("demo")
+            assert account.get("dialect") != "legacy"
+            agent = mockserver.bithuman.get_account("demo").get_agent("A12345678")
+            assert "customer_session_1" in agent.rooms
+        """
+    )
+    inner.runpytest(*PLUGIN).assert_outcomes(passed=2)
