@@ -16,9 +16,10 @@ from importlib import resources
 from pathlib import Path
 
 import orjson
-import yaml
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from .spec import load_document
 
 __all__ = ["DOCS_ASSETS", "DocsPages"]
 
@@ -62,7 +63,9 @@ def _contract_yaml() -> bytes:
 
 @functools.cache
 def _contract_json() -> bytes:
-    return orjson.dumps(yaml.safe_load(_contract_yaml()))
+    # The spec loader's parse (kept as JSON in the user's cache): parsing 150 KB of YAML here again
+    # would take a second or more.
+    return orjson.dumps(load_document("openapi.yaml"))
 
 
 def _swagger_ui_dir() -> Path:

@@ -71,7 +71,7 @@ def test_the_vendor_contract_is_served_as_shipped(served: MockServer) -> None:
     import httpx
     import yaml
 
-    with httpx.Client(base_url=served.url) as http:
+    with httpx.Client(base_url=served.url, timeout=60) as http:
         as_yaml, as_json = http.get("/openapi.yaml"), http.get("/openapi.json")
     assert as_yaml.status_code == as_json.status_code == 200
     assert as_yaml.headers["content-type"].startswith("application/yaml")
@@ -82,7 +82,7 @@ def test_the_vendor_contract_is_served_as_shipped(served: MockServer) -> None:
 def test_the_docs_page_loads_everything_from_the_mock(served: MockServer) -> None:
     import httpx
 
-    with httpx.Client(base_url=served.url) as http:
+    with httpx.Client(base_url=served.url, timeout=60) as http:
         page = http.get("/docs")
         assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
         assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
