@@ -25,6 +25,7 @@ from .api import agora, bithuman, telephony
 from .api import webhooks as api_webhooks
 from .api.base import Call, Family
 from .contract import load_contract
+from .docs_page import DocsPages
 from .fixtures import load_fixture_file
 from .guard import Guard, GuardSettings
 from .routing import DEFAULT_BODY_LIMIT, NotFound, SpecRouter, bind, build_endpoints
@@ -106,6 +107,8 @@ def create_app(
     app.state.guard = GuardSettings(
         allowed_hosts=tuple(allowed_hosts) if allowed_hosts is not None else None, control_token=control_token or None
     )
+    # The contract (/openapi.yaml, /openapi.json) and the browsable docs (/docs), inside the guard.
+    app.add_middleware(DocsPages)
     app.add_middleware(Guard, family_for=not_found.family_for, settings=app.state.guard)
     if access_log:
         app.add_middleware(AccessLog)

@@ -29,6 +29,7 @@ __all__ = [
     "MAX_DEPTH",
     "MAX_NODES",
     "MAX_YAML_BYTES",
+    "PACKAGED_FIXTURES",
     "FixtureError",
     "YamlLimitError",
     "check_document",
@@ -36,7 +37,20 @@ __all__ = [
     "load_fixture_file",
     "load_fixture_text",
     "parse_yaml",
+    "resolve_fixture",
 ]
+
+# The fixture files shipped in the package (``mockserver/worlds/``, the repository's ``fixtures/``),
+# named the same way by the CLI, the pytest plugin and ``MockServer``; anything else is a path.
+PACKAGED_FIXTURES = ("default", "legacy", "no-active-rooms", "rate-limited")
+
+
+def resolve_fixture(fixture: str | Path) -> Path:
+    """The file of a packaged fixture's name (``default``, ``legacy``...), else ``fixture`` as a path."""
+    if isinstance(fixture, str) and fixture in PACKAGED_FIXTURES:
+        return Path(str(resources.files("mockserver").joinpath("worlds", f"{fixture}.yaml")))
+    return Path(fixture)
+
 
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -256,15 +270,18 @@ def load_fixture_text(text: str, source: str = "<fixture>") -> dict[str, Any]:
 
 
 def load_fixture_file(path: str | Path) -> dict[str, Any]:
-    """Read, parse and validate one fixture file."""
-    path = Path(path)
+    """Read, parse and validate one fixture file (or a packaged one, by name: ``default``...)."""
+    path = resolve_fixture(path)
     try:
         with path.open("rb") as file:
             # One byte more than the bound tells a file over it apart without reading it all.
             raw = file.read(MAX_YAML_BYTES + 1)
         text = raw.decode("utf-8")
     except OSError as exc:
-        raise FixtureError(str(path), [("(file)", exc.strerror or str(exc))]) from None
+        problem = exc.strerror or str(exc)
+        if isinstance(exc, FileNotFoundError):
+            problem += f" (a path, or a packaged fixture: {', '.join(PACKAGED_FIXTURES)})"
+        raise FixtureError(str(path), [("(file)", problem)]) from None
     except UnicodeDecodeError:
         if len(raw) <= MAX_YAML_BYTES:
             raise FixtureError(str(path), [("(file)", "not UTF-8 text")]) from None

@@ -169,15 +169,16 @@ def mockserver_listen_address() -> tuple[str, int]:
 def mockserver_app_options(pytestconfig: pytest.Config) -> dict[str, Any]:
     """``create_app`` options of the session's mock (in-thread and in-process).
 
-    Defaults from the environment: ``MOCKSERVER_FIXTURES`` (paths joined with ``os.pathsep``; the
-    start-up world, empty otherwise), ``MOCKSERVER_SEED``, ``MOCKSERVER_BITHUMAN_DIALECT``, and the
+    Defaults from the environment: ``MOCKSERVER_FIXTURES`` (the start-up world: packaged fixture
+    names or paths, joined with ``os.pathsep``; unset: ``default``, the world ``mockserver serve``
+    starts with; empty: no tenants), ``MOCKSERVER_SEED``, ``MOCKSERVER_BITHUMAN_DIALECT``, and the
     control token (``--mockserver-token`` / ``MOCKSERVER_CONTROL_TOKEN``).
     """
     options: dict[str, Any] = {}
     if _token(pytestconfig):
         options["control_token"] = _token(pytestconfig)
-    if os.environ.get("MOCKSERVER_FIXTURES"):
-        options["fixtures"] = [p for p in os.environ["MOCKSERVER_FIXTURES"].split(os.pathsep) if p]
+    named = os.environ.get("MOCKSERVER_FIXTURES")
+    options["fixtures"] = ["default"] if named is None else [p for p in named.split(os.pathsep) if p]
     if os.environ.get("MOCKSERVER_SEED"):
         options["seed"] = int(os.environ["MOCKSERVER_SEED"])
     if os.environ.get("MOCKSERVER_BITHUMAN_DIALECT"):
@@ -238,7 +239,9 @@ def mockserver_client(pytestconfig: pytest.Config, mockserver_url: str) -> Itera
 def mockserver(request: pytest.FixtureRequest, mockserver_client: ControlClient) -> Iterator[MockHandle]:
     """A handle on the session's mock for one test: fresh tenants, reset when the test ends."""
     server = None if _external_url(request.config) else request.getfixturevalue("mockserver_server")
-    yield from _handle(request, mockserver_client, server)
+    baseline = None if server is None else request.getfixturevalue("_mockserver_baseline")
+    http = request.getfixturevalue("_mockserver_http")
+    yield from _handle(request, mockserver_client, server, baseline, http)
 
 
 @pytest.fixture(scope="session")
@@ -262,9 +265,11 @@ def mockserver_inprocess_client(pytestconfig: pytest.Config, mockserver_app: Any
 def mockserver_inprocess(
     request: pytest.FixtureRequest, mockserver_inprocess_client: ControlClient
 ) -> Iterator[MockHandle]:
-    """Like ``mockserver``, in process: reach it with ``.httpx_client()``, ``.requests_session()`` or
-    ``project.sdk()`` (its ``url`` is an ``.invalid`` one that no socket answers)."""
-    yield from _handle(request, mockserver_inprocess_client, None)
+    """Like ``mockserver``, in process: reach it with ``.http``, ``.httpx_client()``, ``.requests_session()``
+    or ``project.sdk()`` (its ``url`` is an ``.invalid`` one that no socket answers)."""
+    baseline = request.getfixturevalue("_mockserver_inprocess_baseline")
+    http = request.getfixturevalue("_mockserver_inprocess_http")
+    yield from _handle(request, mockserver_inprocess_client, None, baseline, http)
 
 
 @pytest.fixture
@@ -277,8 +282,50 @@ def mockserver_webhook_receiver() -> Iterator[Any]:
         yield receiver
 
 
+# What a test changes of the server's shared state (fault rules, the clock, and what joins
+# ``handles.scope.SHARED_STATE``) is put back after it, from the state the session found; the
+# session's ``http`` client is made once. Private: the handle is the way to them.
 
-def _handle(request: pytest.FixtureRequest, client: ControlClient, server: MockServer | None) -> Iterator[MockHandle]:
+
+@pytest.fixture(scope="session")
+def _mockserver_baseline(mockserver_client: ControlClient) -> Any:
+    from .handles.scope import Baseline
+
+    return Baseline(mockserver_client)
+
+
+@pytest.fixture(scope="session")
+def _mockserver_inprocess_baseline(mockserver_inprocess_client: ControlClient) -> Any:
+    from .handles.scope import Baseline
+
+    return Baseline(mockserver_inprocess_client)
+
+
+@pytest.fixture(scope="session")
+def _mockserver_http(mockserver_client: ControlClient) -> Iterator[Any]:
+    from .handles.handle import SessionHTTP
+
+    http = SessionHTTP(mockserver_client)
+    yield http
+    http.close()
+
+
+@pytest.fixture(scope="session")
+def _mockserver_inprocess_http(mockserver_inprocess_client: ControlClient) -> Iterator[Any]:
+    from .handles.handle import SessionHTTP
+
+    http = SessionHTTP(mockserver_inprocess_client)
+    yield http
+    http.close()
+
+
+def _handle(
+    request: pytest.FixtureRequest,
+    client: ControlClient,
+    server: MockServer | None,
+    baseline: Any = None,
+    http: Any = None,
+) -> Iterator[MockHandle]:
     from .handles import MockHandle
 
     errors: _ServerErrors = request.config.stash[_ERRORS]
@@ -294,7 +341,7 @@ def _handle(request: pytest.FixtureRequest, client: ControlClient, server: MockS
             pytest.fail(f"the mock server failed while serving this test:\n{text}", pytrace=False)
 
     check()
-    handle = MockHandle(client, base_dir=request.path.parent, check=check)
+    handle = MockHandle(client, base_dir=request.path.parent, check=check, baseline=baseline, http=http)
     try:
         # The closest mark comes first; load module and class marks before the test's own.
         for mark in reversed(list(request.node.iter_markers("mockserver_fixture"))):

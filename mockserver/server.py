@@ -140,14 +140,21 @@ def serving(
 class MockServer:
     """Serve an app (``create_app(**kwargs)`` unless given) on ``host``, in a thread.
 
-    Use as a context manager, or call ``start()`` / ``stop()``.
+    Use as a context manager, or call ``start()`` / ``stop()``. Like ``mockserver serve``, it starts
+    with the packaged default world unless told otherwise.
 
     Args:
         app: the app to serve (``create_app(**kwargs)`` otherwise).
         host: the address to bind; port: 0 picks a free one.
+        fixtures: the start-up world: packaged fixtures by name (``default``, ``legacy``,
+            ``no-active-rooms``, ``rate-limited``) or paths of fixture files; ``None``: ``["default"]``.
+        empty: start with no tenants at all (the same as ``fixtures=[]``).
         limits: connection limits and timeouts (``protocol.Limits``; defaults otherwise).
         allow_hosts: ``Host`` names served besides loopback names and IP literals (``*``: any).
-        **kwargs: ``create_app`` options (``fixtures``, ``seed``, ``control_token``, ...).
+        **kwargs: other ``create_app`` options (``seed``, ``control_token``, ``bithuman_dialect``, ...).
+
+    Raises:
+        ValueError: both ``empty`` and ``fixtures`` are given.
     """
 
     def __init__(
@@ -156,11 +163,18 @@ class MockServer:
         host: str = "127.0.0.1",
         port: int = 0,
         *,
+        fixtures: Iterable[str | os.PathLike[str]] | None = None,
+        empty: bool = False,
         limits: Limits | None = None,
         allow_hosts: Iterable[str] = (),
         **kwargs: Any,
     ) -> None:
-        self.app = app or create_app(**kwargs)
+        if empty and fixtures:
+            raise ValueError("MockServer: empty=True starts with no fixtures; do not pass fixtures too")
+        if app is None:
+            world = [] if empty else ["default"] if fixtures is None else [str(f) for f in fixtures]
+            app = create_app(fixtures=world, **kwargs)
+        self.app = app
         self.host = host
         self._sock = listening_socket(host, port)
         self.port: int = self._sock.getsockname()[1]

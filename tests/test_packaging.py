@@ -16,6 +16,10 @@ SHIPPED = [
     "mockserver/admin/openapi.yaml",
     "mockserver/fixture.schema.json",
     "mockserver/default.yaml",
+    "mockserver/worlds/default.yaml",
+    "mockserver/worlds/legacy.yaml",
+    "mockserver/worlds/no-active-rooms.yaml",
+    "mockserver/worlds/rate-limited.yaml",
     "mockserver/py.typed",
 ]
 

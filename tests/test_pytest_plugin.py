@@ -190,7 +190,7 @@ def test_mockserver_url_uses_a_server_started_elsewhere(
             pass
         """
     )
-    with MockServer() as server:
+    with MockServer(empty=True) as server:
         monkeypatch.setenv("EXPECTED_URL", server.url)
         args = ["--mockserver-url", server.url + "/"] if how == "option" else []
         if how == "env":

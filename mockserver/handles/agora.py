@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from secrets import token_hex
 from typing import Any
 
@@ -40,12 +40,18 @@ class Agora:
         return self._project(appid, raw)
 
     def get_project(self, appid: str) -> Project:
-        """A project that exists already (from a fixture file, say)."""
+        """A project that exists already (from a fixture file, say).
+
+        Changing it (``update``, ``respond``, ``dial_rules``) makes its customer one of the test's
+        tenants: reset to its start-up definition when the test ends.
+        """
         customer = self.client.get_agora_project(appid)["customer_id"]
         return self._project(appid, self.client.get_agora_customer(customer))
 
     def _project(self, appid: str, customer: dict[str, Any]) -> Project:
-        return Project(self.client, appid, customer, clock=self.clock, httpx_client=self._httpx_client)
+        return Project(
+            self.client, appid, customer, clock=self.clock, httpx_client=self._httpx_client, tenants=self._tenants
+        )
 
 
 def _rules(responder: Any) -> list[dict[str, str]]:
@@ -63,6 +69,7 @@ class Project:
         customer: the customer that owns it, as the control plane returns it.
         clock: the mock clock its agents' helpers advance.
         httpx_client: makes the ``httpx.Client`` that ``sdk()`` sends through (closed after the test).
+        tenants: the test's tenants, which the customer joins when the project is changed.
     """
 
     def __init__(
@@ -73,14 +80,25 @@ class Project:
         *,
         clock: Clock,
         httpx_client: Callable[..., Any],
+        tenants: Tenants | None = None,
     ) -> None:
-        self.client, self.clock, self._httpx_client = client, clock, httpx_client
+        self.client, self.clock, self._httpx_client, self._tenants = client, clock, httpx_client, tenants
         self.app_id = app_id
         self.customer_id: str = customer["id"]
         self.customer_secret: str = customer["secret"]
         self.auth_header: str = customer["basic_authorization"]
         self.url = client.url
         self.base_url = client.url + AGORA_PREFIX  # what the SDK's ``base_url`` wants
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The customer's credentials as request headers (``Authorization: Basic ...``)."""
+        return {"authorization": self.auth_header}
+
+    def _changing(self) -> None:
+        # A change to a tenant the test did not make (a fixture's) is undone by resetting it.
+        if self._tenants is not None:
+            self._tenants.adopt(self.customer_id)
 
     def sdk(self, **kwargs: Any) -> Any:
         """The official SDK's client (``agora-agents``), authenticated, reaching this mock."""
@@ -110,7 +128,18 @@ class Project:
         """Change ``responder``, ``concurrency_limit``, ``startup_delay`` or ``tokens``."""
         if "responder" in changes:
             changes["responder"] = _rules(changes["responder"])
+        self._changing()
         return self.client.update_agora_project(self.app_id, **changes)
+
+    def dial_rules(self, rules: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Replace the customer's dial rules: what callees do when an agent calls them."""
+        self._changing()
+        return self.client.set_agora_dial_rules(self.customer_id, rules)
+
+    def inbound_call(self, to_number: str, from_number: str, **options: Any) -> AgoraAgent:
+        """A call arrives at an imported number (``source_address``); returns the agent that answers it."""
+        call = self.client.simulate_inbound_call(self.customer_id, to_number, from_number, appid=self.app_id, **options)
+        return self.agent(call["agent_id"])
 
     def events(self, **filters: Any) -> list[Event]:
         return self.client.list_inbox(tenant=self.customer_id, **filters)
@@ -162,6 +191,18 @@ class AgoraAgent:
             turn = (state["current"] if outcome == "heard" else state["queue"][-1])["turn_id"]
             self._run(state, lambda s: any(a["turn_id"] == turn and a["kind"] == "thinking" for a in _doing(s)))
         return outcome
+
+    def answer_call(self) -> dict[str, Any]:
+        """The callee of its outbound call answers; returns the call."""
+        return self.client.answer_agora_call(self.project.app_id, self.agent_id)
+
+    def reject_call(self, reason: str | None = None) -> dict[str, Any]:
+        """The callee refuses (``busy`` or ``no_answer``); returns the call."""
+        return self.client.reject_agora_call(self.project.app_id, self.agent_id, reason)
+
+    def remote_hangup(self) -> dict[str, Any]:
+        """The other side of its call hangs up; returns the call."""
+        return self.client.remote_hangup_agora_call(self.project.app_id, self.agent_id)
 
     def fail(self, message: str | None = None) -> None:
         """Force the agent to FAILED."""

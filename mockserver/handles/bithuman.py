@@ -29,7 +29,7 @@ class BitHuman:
             body["rate_limit"] = rate_limit
         raw = self.client.create_bithuman_account(body)
         self._tenants.adopt(tenant)
-        return Account(self.client, raw)
+        return Account(self.client, raw, self._tenants)
 
     def agent(self, code: str | None = None, *, rooms: Any = ("room-1",), **account: Any) -> Agent:
         """A fresh account with one agent in ``rooms`` (active; ``{"id", "active": False}`` for a closed one)."""
@@ -37,15 +37,20 @@ class BitHuman:
         return self.account(agents=[spec], **account).agents[0]
 
     def get_account(self, account_id: str) -> Account:
-        """An account that exists already (from a fixture file, say)."""
-        return Account(self.client, self.client.get_bithuman_account(account_id))
+        """An account that exists already (from a fixture file, say).
+
+        Changing it (``update``, ``agent``, opening or closing rooms) makes it one of the test's
+        tenants: reset to its start-up definition when the test ends.
+        """
+        return Account(self.client, self.client.get_bithuman_account(account_id), self._tenants)
 
 
 class Account:
     """A bitHuman account: ``.id``, ``.api_secret`` (``.secrets``), ``.agents``."""
 
-    def __init__(self, client: ControlClient, raw: dict[str, Any]) -> None:
+    def __init__(self, client: ControlClient, raw: dict[str, Any], tenants: Tenants | None = None) -> None:
         self.client = client
+        self._tenants = tenants
         self.id: str = raw["id"]
         self.secrets: list[str] = list(raw["secrets"])
         self.agents = [Agent(self, a["code"]) for a in raw.get("agents", ())]
@@ -54,8 +59,14 @@ class Account:
     def api_secret(self) -> str:
         return self.secrets[0]
 
+    def _changing(self) -> None:
+        # A change to a tenant the test did not make (a fixture's) is undone by resetting it.
+        if self._tenants is not None:
+            self._tenants.adopt(self.id)
+
     def agent(self, code: str | None = None, *, rooms: Any = ("room-1",)) -> Agent:
         """Add an agent to this account."""
+        self._changing()
         body = {"rooms": list(rooms), **({"code": code} if code else {})}
         agent = Agent(self, self.client.create_bithuman_agent(self.id, body)["code"])
         self.agents.append(agent)
@@ -66,6 +77,7 @@ class Account:
 
     def update(self, **changes: Any) -> dict[str, Any]:
         """Change ``secrets``, ``dialect`` or ``rate_limit`` (``None`` clears the last two)."""
+        self._changing()
         raw = self.client.update_bithuman_account(self.id, **changes)
         self.secrets = list(raw["secrets"])
         return raw
@@ -86,16 +98,23 @@ class Agent:
         return self.account.api_secret
 
     @property
+    def headers(self) -> dict[str, str]:
+        """Its account's credentials as request headers (``api-secret``)."""
+        return {"api-secret": self.api_secret}
+
+    @property
     def rooms(self) -> list[str]:
         """The ids of its active rooms."""
         return [r["id"] for r in self.client.get_bithuman_agent(self.account.id, self.code)["rooms"] if r["active"]]
 
     def open_room(self, room_id: str | None = None) -> str:
         """Open (or re-open) a room; returns its id (generated when not given)."""
+        self.account._changing()
         return str(self.client.open_bithuman_room(self.account.id, self.code, room_id or None)["id"])
 
     def close_room(self, room_id: str) -> None:
         """Close a room: deliveries stop reaching it."""
+        self.account._changing()
         self.client.close_bithuman_room(self.account.id, self.code, room_id)
 
     def events(self, *, kind: str | None = None, room: str | None = None) -> list[Event]:

@@ -8,11 +8,49 @@ from pathlib import Path
 from typing import Any
 
 from ..client import ASGITransport, ControlClient, ControlError, Event, httpx_transport, requests_adapter
-from .agora import Agora
-from .bithuman import BitHuman
+from .agora import AGORA_PREFIX, Agora, AgoraAgent, Project
+from .bithuman import Account, Agent, BitHuman
 from .common import Clock, Tenants
+from .scope import Baseline
 
-__all__ = ["MockHandle"]
+__all__ = ["MockHandle", "SessionHTTP"]
+
+_FAULT_OPTIONS = frozenset(["latency_ms", "jitter_ms", "retry_after", "times", "probability", "message"])
+
+
+class SessionHTTP:
+    """One ``httpx.Client`` per session on the mock's URL, made when first asked for.
+
+    A new ``httpx.Client`` costs about 40 ms (its TLS context, even for plain HTTP), more than a
+    whole test against the mock; one client kept for the session also keeps its connection alive.
+    ``reset()`` puts back the headers and drops the cookies a test left on it.
+    """
+
+    def __init__(self, client: ControlClient) -> None:
+        self._control = client
+        self._client: Any = None
+        self._headers: dict[str, str] = {}
+
+    def get(self) -> Any:
+        if self._client is None:
+            import httpx
+
+            kwargs: dict[str, Any] = {}
+            if isinstance(self._control.transport, ASGITransport):
+                kwargs["transport"] = httpx_transport(self._control.transport)
+            self._client = httpx.Client(base_url=self._control.url, timeout=30, **kwargs)
+            self._headers = dict(self._client.headers)
+        return self._client
+
+    def reset(self) -> None:
+        if self._client is not None and (dict(self._client.headers) != self._headers or self._client.cookies):
+            self._client.headers = self._headers
+            self._client.cookies.clear()
+
+    def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            client.close()
 
 
 class MockHandle:
@@ -21,6 +59,7 @@ class MockHandle:
     Attributes:
         url: the base URL of both vendor APIs and the control plane.
         client: the ``ControlClient`` underneath, for anything the helpers do not cover.
+        bithuman_url: the bitHuman API's base URL (``url``); agora_url: the Agora API's (``url`` + prefix).
         bithuman: makes bitHuman accounts and agents (``.agent(rooms=[...])``).
         agora: makes Agora customers and projects (``.project()``).
         clock: the mock clock, shared by every tenant of the server.
@@ -28,10 +67,21 @@ class MockHandle:
     """
 
     def __init__(
-        self, client: ControlClient, *, base_dir: Path | None = None, check: Callable[[], None] | None = None
+        self,
+        client: ControlClient,
+        *,
+        base_dir: Path | None = None,
+        check: Callable[[], None] | None = None,
+        baseline: Baseline | None = None,
+        http: SessionHTTP | None = None,
     ) -> None:
         self.client = client
         self.url = client.url
+        self.bithuman_url = client.url
+        self.agora_url = client.url + AGORA_PREFIX
+        self._baseline = baseline
+        self._http = http
+        self._faults: list[int] = []
         self.clock = Clock(client)
         self._tenants = Tenants()
         self.bithuman = BitHuman(client, self._tenants)
@@ -108,6 +158,73 @@ class MockHandle:
         """The whole inbox, filtered (tenant, vendor, agent, room, kind, since, limit)."""
         return self.client.list_inbox(**filters)
 
+    @property
+    def http(self) -> Any:
+        """An ``httpx.Client`` on ``url`` shared by the session's tests (in process too): cheap to use.
+
+        Relative URLs go to the mock (``mockserver.http.post("/v1/agent/A1/speak", ...)``); the
+        vendor credentials are the handles' ``headers`` (``agent.headers``, ``project.headers``).
+        Headers set on it are put back after the test; make your own with ``httpx_client()`` to
+        change more (its transport, its timeouts).
+        """
+        if self._http is None:
+            self._http = SessionHTTP(self.client)
+            self._closers.append(self._http.close)
+        return self._http.get()
+
+    def fault(
+        self,
+        operation: str | None = None,
+        *,
+        status: int | None = None,
+        kind: str | None = None,
+        tenant: str | Account | Project | None = None,
+        agent: Agent | AgoraAgent | str | None = None,
+        **options: Any,
+    ) -> dict[str, Any]:
+        """Add a fault rule for this test; it is removed when the test ends. Returns the rule.
+
+        Args:
+            operation: a vendor operationId (``bithuman_speak``, ``agora_start_agent``...); any if unset.
+            status: answer this status in the vendor's error envelope (``kind="error"``).
+            kind: ``error`` (with ``status``), ``latency`` (with ``latency_ms``), ``rate_limit`` or
+                ``drop``; by default ``error`` when ``status`` is given, else ``latency``.
+            tenant: only this tenant's requests (an id, an ``Account`` or a ``Project``); unset: every
+                tenant's, so against a shared server (``--mockserver-url``) prefer giving it.
+            agent: only this agent's requests (an ``Agent``/``AgoraAgent``, whose tenant it implies, or an id).
+            **options: ``latency_ms``, ``jitter_ms``, ``retry_after``, ``times``, ``probability``, ``message``.
+        """
+        unknown = set(options) - _FAULT_OPTIONS
+        if unknown:
+            raise TypeError(f"fault() got unexpected options: {', '.join(sorted(unknown))}")
+        if isinstance(agent, Agent):
+            tenant, agent = tenant or agent.account.id, agent.code
+        elif isinstance(agent, AgoraAgent):
+            tenant, agent = tenant or agent.project.customer_id, agent.agent_id
+        if isinstance(tenant, Account):
+            tenant = tenant.id
+        elif isinstance(tenant, Project):
+            tenant = tenant.customer_id
+        kind = kind or ("error" if status is not None else "latency")
+        rule = {"kind": kind, "operation": operation, "tenant": tenant, "agent": agent, "status": status, **options}
+        added = self.client.add_fault({k: v for k, v in rule.items() if v is not None})
+        self._faults.append(added["id"])
+        return added
+
+    def faults(self) -> list[dict[str, Any]]:
+        """The fault rules in force on the server (every tenant's), with how often each fired."""
+        return self.client.list_faults()
+
+    def journal(self, *, tenant: str | None = None, **filters: Any) -> list[dict[str, Any]]:
+        """The journaled vendor requests of this test's tenants (or of ``tenant``), oldest first.
+
+        Filters: ``operation``, ``status``, ``since``, ``limit``. Requests no tenant was found for
+        (an unknown secret, say) are under no tenant: read them with ``client.list_journal()``.
+        """
+        tenants = [tenant] if tenant is not None else list(dict.fromkeys(self._tenants.ids))
+        entries = {e["id"]: e for t in tenants for e in self.client.list_journal(tenant=t, **filters)["entries"]}
+        return [entries[i] for i in sorted(entries)]
+
     def httpx_client(self, **kwargs: Any) -> Any:
         """An ``httpx.Client`` on ``url`` that reaches this mock (in process too); closed after the test."""
         import httpx
@@ -135,14 +252,29 @@ class MockHandle:
             self._check()
 
     def close(self) -> None:
-        """Reset this test's tenants, put the clock back to running if the test stopped it."""
+        """Undo the test: reset its tenants, remove its fault rules, put the clock back as it ran.
+
+        With a ``baseline`` (a server this session owns) every shared setting the test changed,
+        however it changed it, is put back; otherwise the fault rules it added through this handle
+        or scoped to its tenants are removed (another session's rules are not this test's to touch).
+        """
         closers, self._closers = self._closers, []
         for close in closers:
             close()
-        for tenant in self._tenants.take():
+        if self._http is not None:
+            self._http.reset()
+        tenants = self._tenants.take()
+        for tenant in tenants:
             try:
                 self.client.reset_world(tenant)
             except ControlError as exc:
                 if exc.status != 404:  # the test deleted it itself
                     raise
         self.clock.restore()
+        mine, self._faults = set(self._faults), []
+        if self._baseline is not None:
+            self._baseline.restore()
+        elif mine or tenants:
+            for rule in self.client.list_faults():
+                if rule["id"] in mine or rule.get("tenant") in tenants:
+                    self.client.delete_fault(rule["id"])

@@ -64,3 +64,21 @@ def test_in_process(mockserver_inprocess):
     session = mockserver_inprocess.requests_session()
     announce(mockserver_inprocess.url, agent.api_secret, agent.code, "Fast", session=session)
     agent.assert_said("Fast", room="r1")
+
+
+def test_a_503_is_reported_and_the_next_call_works(mockserver):
+    # The fault is this test's: removed when it ends, so no other test sees it.
+    agent = mockserver.bithuman.agent(rooms=["r1"])
+    mockserver.fault("bithuman_speak", status=503, agent=agent, times=1)
+    with pytest.raises(AnnouncementFailed):
+        announce(mockserver.url, agent.api_secret, agent.code, "Flash sale")
+    assert announce(mockserver.url, agent.api_secret, agent.code, "Flash sale") == ["r1"]
+    assert [e["status"] for e in mockserver.journal(operation="bithuman_speak")] == [503, 200]
+
+
+def test_the_raw_api_through_the_sessions_client(mockserver):
+    # mockserver.http: one httpx client for the whole session, cheaper than a new one per call.
+    agent = mockserver.bithuman.agent(rooms=["r1"])
+    r = mockserver.http.post(f"/v1/agent/{agent.code}/speak", headers=agent.headers, json={"message": "Hi"})
+    assert r.status_code == 200 and r.json()["delivered_to_rooms"] == 1
+    agent.assert_said("Hi", room="r1")
