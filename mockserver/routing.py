@@ -31,7 +31,7 @@ from .contract import PathTable
 from .fixtures import YamlLimitError, parse_yaml
 from .spec import Operation, Spec, check_body, check_params
 from .world import World
-from .world.errors import DomainError
+from .world.errors import DomainError, ErrorCode, missing_codes
 from .world.faults import FaultRule
 from .world.ratelimit import Admission
 
@@ -43,6 +43,7 @@ __all__ = [
     "SpecRouter",
     "bind",
     "build_endpoints",
+    "check_families",
     "journal",
 ]
 
@@ -53,7 +54,19 @@ _YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml")
 
 
 class MissingHandlerError(RuntimeError):
-    """The spec has operations no handler serves."""
+    """The spec has operations no handler serves, or a family cannot render every error code."""
+
+
+def check_families(families: Mapping[str, Family]) -> None:
+    """Refuse to start when a family's error table misses a declared code (it would become a 500)."""
+    gaps = [
+        f"{tag} ({name}): {', '.join(missing)}"
+        for tag, family in families.items()
+        for name, table in family.error_tables().items()
+        if (missing := missing_codes(table))
+    ]
+    if gaps:
+        raise MissingHandlerError(f"error code(s) not mapped by a family: {'; '.join(gaps)}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +85,7 @@ def bind(spec: Spec, handlers: Mapping[str, Callable[[Call], Any]], families: Ma
     unknown_tags = sorted({op.tag for op in spec.operations.values()} - set(families))
     if unknown_tags:
         raise MissingHandlerError(f"no error family for tag(s): {', '.join(unknown_tags)}")
+    check_families(families)
     return [
         Bound(op, handlers[op_id], inspect.iscoroutinefunction(handlers[op_id]), families[op.tag])
         for op_id, op in spec.operations.items()
@@ -138,11 +152,11 @@ class PathEndpoint:
         if bound is None:
             ops = ", ".join(f"{m} {b.operation.operation_id}" for m, b in sorted(self.by_method.items()))
             error = DomainError(
-                "method_not_allowed",
+                ErrorCode.METHOD_NOT_ALLOWED,
                 f"Method {scope['method']} is not allowed on {scope['path']}; allowed: {self.allow}",
                 allow=self.allow,
             )
-            response = self.any_family.render(error, None)
+            response = self.any_family.finish(None, self.any_family.render(error, None))
             response.headers["Allow"] = self.allow
             if self.vendor:
                 near_405 = {"operation": ops, "reason": f"the path matches, the method {scope['method']} does not"}
@@ -182,8 +196,8 @@ class PathEndpoint:
             response = family.finish(call, family.render(error, call))
         except Exception:  # the mock has a bug: say so in the vendor's envelope, never a bare page
             logger.exception("unhandled error in %s", op.operation_id)
-            failure = DomainError("internal", "Internal error in the mock server (see its log)")
-            response = family.render(failure, call)
+            failure = DomainError(ErrorCode.INTERNAL, "Internal error in the mock server (see its log)")
+            response = family.finish(call, family.render(failure, call))
         if family.vendor and self.world.journal.limit:
             near: dict[str, str] | None = None
             if failure is not None and failure.code in _NEAR_MISS_CODES:
@@ -195,27 +209,28 @@ class PathEndpoint:
 # Refusals for which the journal names the operation the request was meant for, and why it failed.
 _NEAR_MISS_CODES = frozenset(
     {
-        "missing_field",
-        "invalid_field",
-        "invalid_phone_format",
-        "malformed_json",
-        "unsupported_media_type",
-        "payload_too_large",
+        ErrorCode.MISSING_FIELD,
+        ErrorCode.INVALID_FIELD,
+        ErrorCode.INVALID_PHONE_FORMAT,
+        ErrorCode.MALFORMED_JSON,
+        ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+        ErrorCode.PAYLOAD_TOO_LARGE,
     }
 )
-_FAULT_CODES = {
-    400: "invalid_field",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    409: "conflict",
-    413: "payload_too_large",
-    422: "unprocessable",
-    429: "rate_limited",
-    500: "internal",
-    502: "bad_gateway",
-    503: "unavailable",
-    504: "timeout",
+# An injected status -> the code each family renders it as (its envelope keeps the status).
+_FAULT_CODES: dict[int, ErrorCode] = {
+    400: ErrorCode.INVALID_FIELD,
+    401: ErrorCode.UNAUTHORIZED,
+    403: ErrorCode.FORBIDDEN,
+    404: ErrorCode.NOT_FOUND,
+    409: ErrorCode.CONFLICT,
+    413: ErrorCode.PAYLOAD_TOO_LARGE,
+    422: ErrorCode.UNPROCESSABLE,
+    429: ErrorCode.RATE_LIMITED,
+    500: ErrorCode.INTERNAL,
+    502: ErrorCode.BAD_GATEWAY,
+    503: ErrorCode.UNAVAILABLE,
+    504: ErrorCode.TIMEOUT,
 }
 FAULT_STATUSES = tuple(sorted(_FAULT_CODES))
 
@@ -234,10 +249,14 @@ async def _apply(rule: FaultRule, world: World, call: Call) -> None:
         bucket = getattr(call.principal, "rate_limit", None)  # a bitHuman account's own limit, if any
         limit = bucket.per_minute if bucket is not None else 720  # else bitHuman's default (Enterprise) tier
         admission = Admission(False, limit, 0, int(now + rule.retry_after), rule.retry_after)
-        raise DomainError("rate_limited", rule.message or "Rate limit exceeded (injected fault)", admission=admission)
+        raise DomainError(
+            ErrorCode.RATE_LIMITED, rule.message or "Rate limit exceeded (injected fault)", admission=admission
+        )
     status = rule.status or 500
     raise DomainError(
-        _FAULT_CODES.get(status, "internal"), rule.message or f"Injected fault: HTTP {status}", fault_status=status
+        _FAULT_CODES.get(status, ErrorCode.INTERNAL),
+        rule.message or f"Injected fault: HTTP {status}",
+        fault_status=status,
     )
 
 
@@ -293,14 +312,14 @@ async def read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit():
         if int(declared) > limit:
-            raise DomainError("payload_too_large", f"Request body is larger than {limit} bytes", limit=limit)
+            raise DomainError(ErrorCode.PAYLOAD_TOO_LARGE, f"Request body is larger than {limit} bytes", limit=limit)
         return await request.body()
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise DomainError("payload_too_large", f"Request body is larger than {limit} bytes", limit=limit)
+            raise DomainError(ErrorCode.PAYLOAD_TOO_LARGE, f"Request body is larger than {limit} bytes", limit=limit)
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -316,19 +335,19 @@ def parse_body(op: Operation, content_type: str | None, raw: bytes) -> Any:
         try:
             return parse_yaml(raw)  # bounded: size, depth and alias expansion
         except YamlLimitError as exc:
-            raise DomainError("malformed_json", f"Request body is refused: {exc}") from None
+            raise DomainError(ErrorCode.MALFORMED_JSON, f"Request body is refused: {exc}") from None
         except yaml.YAMLError as exc:
-            raise DomainError("malformed_json", f"Request body is not valid YAML: {exc}") from None
+            raise DomainError(ErrorCode.MALFORMED_JSON, f"Request body is not valid YAML: {exc}") from None
     if media and media != "application/json" and not media.endswith("+json"):
         raise DomainError(
-            "unsupported_media_type",
+            ErrorCode.UNSUPPORTED_MEDIA_TYPE,
             f"Content-Type {media!r} is not supported; send the body as JSON with Content-Type: application/json",
             content_type=media,
         )
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise DomainError("malformed_json", f"Request body is not valid JSON: {exc}") from None
+        raise DomainError(ErrorCode.MALFORMED_JSON, f"Request body is not valid JSON: {exc}") from None
 
 
 class NotFound:
@@ -389,9 +408,9 @@ class NotFound:
         started = time.perf_counter()
         closest = self.closest(method, path)
         hint = f"; closest route: {closest[0]} {closest[1]}" if closest else ""
-        error = DomainError("route_not_found", f"No route for {method} {path}{hint}", path=path)
+        error = DomainError(ErrorCode.ROUTE_NOT_FOUND, f"No route for {method} {path}{hint}", path=path)
         family = self.family_for(path)
-        response = family.render(error, None)
+        response = family.finish(None, family.render(error, None))
         if family.vendor and self.world is not None:
             near = {"operation": closest[2], "reason": f"no route for {method} {path}"} if closest else None
             journal(self.world, scope, None, None, response, started, error, b"", near)

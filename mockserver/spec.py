@@ -27,7 +27,7 @@ import jsonschema_rs
 import orjson
 import yaml
 
-from .world.errors import DomainError
+from .world.errors import DomainError, ErrorCode
 
 __all__ = ["Body", "Operation", "Parameter", "Spec", "load_document", "load_spec", "resolve_path_item"]
 
@@ -318,7 +318,7 @@ def schema_error(validator: Any, root: dict[str, Any], instance: Any, prefix: li
     where = list(error.instance_path)
     if isinstance(error.kind, jsonschema_rs.ValidationErrorKind.Required):
         field = _dotted([*prefix, *where, error.kind.property])
-        return DomainError("missing_field", f"Missing required field: {field}", field=field)
+        return DomainError(ErrorCode.MISSING_FIELD, f"Missing required field: {field}", field=field)
     field = _dotted([*prefix, *where]) or "body"
     node = _failing_node(root, list(error.schema_path))
     message = node.get("x-error-message") or f"Invalid value for {field}: {error.message}"
@@ -334,7 +334,7 @@ def coerce(param: Parameter, text: str) -> Any:
             return float(text)
     except ValueError:
         raise DomainError(
-            "invalid_field",
+            ErrorCode.INVALID_FIELD,
             f"Invalid value for {param.name}: {text!r} is not a valid {param.type}",
             field=param.name,
         ) from None
@@ -342,7 +342,7 @@ def coerce(param: Parameter, text: str) -> Any:
         if text in ("true", "false"):
             return text == "true"
         raise DomainError(
-            "invalid_field", f"Invalid value for {param.name}: {text!r} is not true or false", field=param.name
+            ErrorCode.INVALID_FIELD, f"Invalid value for {param.name}: {text!r} is not true or false", field=param.name
         )
     return text
 
@@ -378,4 +378,6 @@ def check_body(body: Body, value: Any) -> None:
     for name, limit in body.max_bytes:
         text = value.get(name) if isinstance(value, dict) else None
         if isinstance(text, str) and len(text.encode("utf-8", "surrogatepass")) > limit:
-            raise DomainError("invalid_field", f"Invalid value for {name}: longer than {limit} UTF-8 bytes", field=name)
+            raise DomainError(
+                ErrorCode.INVALID_FIELD, f"Invalid value for {name}: longer than {limit} UTF-8 bytes", field=name
+            )

@@ -16,7 +16,7 @@ from ..spec import load_spec
 from ..world import World
 from ..world.agora import AgoraAgent, Customer
 from ..world.bithuman import Account
-from ..world.errors import DomainError
+from ..world.errors import DomainError, ErrorCode
 
 __all__ = [
     "advance_clock",
@@ -108,7 +108,7 @@ def load_fixture(call: Call) -> Response:
         document = check_document(call.body, "<request body>")
     except FixtureError as exc:
         raise DomainError(
-            "invalid_fixture",
+            ErrorCode.INVALID_FIXTURE,
             "; ".join(f"{place}: {message}" for place, message in exc.problems),
             problems=[f"{place}: {message}" for place, message in exc.problems],
         ) from None

@@ -18,7 +18,7 @@ from starlette.responses import Response
 from ..api.base import Call, json_response
 from ..routing import FAULT_STATUSES
 from ..spec import load_spec
-from ..world.errors import DomainError
+from ..world.errors import DomainError, ErrorCode
 from ..world.inbox import Event, Inbox
 
 __all__ = [
@@ -48,7 +48,7 @@ _MEDIA = {".js": "text/javascript", ".css": "text/css", ".html": "text/html", ".
 def _static(name: str) -> bytes:
     path = resources.files("mockserver").joinpath("admin", "static", name)
     if not path.is_file():
-        raise DomainError("not_found", f"no dashboard file {name!r}")
+        raise DomainError(ErrorCode.NOT_FOUND, f"no dashboard file {name!r}")
     return path.read_bytes()
 
 
@@ -238,18 +238,20 @@ def add_fault(call: Call) -> Response:
         op = load_spec().operations.get(operation)
         if op is None:
             raise DomainError(
-                "invalid_field", f"operation {operation!r} is not an operationId of the contract", field="operation"
+                ErrorCode.INVALID_FIELD,
+                f"operation {operation!r} is not an operationId of the contract",
+                field="operation",
             )
         if status is not None and str(status) not in op.responses:
             documented = ", ".join(s for s in op.responses if s.startswith(("4", "5")))
             raise DomainError(
-                "invalid_field",
+                ErrorCode.INVALID_FIELD,
                 f"{operation} does not document status {status}; it documents {documented}",
                 field="status",
             )
     elif status is not None and status not in FAULT_STATUSES:
         raise DomainError(
-            "invalid_field", f"status must be one of {', '.join(map(str, FAULT_STATUSES))}", field="status"
+            ErrorCode.INVALID_FIELD, f"status must be one of {', '.join(map(str, FAULT_STATUSES))}", field="status"
         )
     return json_response(call.world.faults.add(spec).to_dict(), 201)
 

@@ -8,13 +8,14 @@ Every 2xx carries a JSON object, since the official SDK parses the body of every
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.responses import Response
 
 from ..world import World
 from ..world.agora import AgoraAgent, Principal, Project
-from ..world.errors import DomainError
+from ..world.errors import DomainError, ErrorCode
 from .base import Call, Family, json_response
 
 __all__ = [
@@ -32,30 +33,39 @@ __all__ = [
 ]
 
 # code -> (status, reason); the reason names are the SDK's AgentErrorResponse values (§2.8).
-_ERRORS: dict[str, tuple[int, str]] = {
-    "malformed_json": (400, "InvalidRequestBody"),
-    "unsupported_media_type": (400, "InvalidRequestBody"),
-    "missing_field": (400, "MissingRequiredField"),
-    "invalid_field": (400, "InvalidFieldValue"),
-    "invalid": (400, "InvalidFieldValue"),
+_ERRORS: dict[ErrorCode, tuple[int, str]] = {
+    ErrorCode.MALFORMED_JSON: (400, "InvalidRequestBody"),
+    ErrorCode.UNSUPPORTED_MEDIA_TYPE: (400, "InvalidRequestBody"),
+    ErrorCode.MISSING_FIELD: (400, "MissingRequiredField"),
+    ErrorCode.INVALID_FIELD: (400, "InvalidFieldValue"),
+    ErrorCode.INVALID: (400, "InvalidFieldValue"),
     # 401 has no documented reason; InvalidPermission is the nearest of the SDK's values.
-    "unauthorized": (401, "InvalidPermission"),
-    "missing_auth": (401, "InvalidPermission"),
-    "forbidden": (403, "InvalidPermission"),
-    "not_found": (404, "TaskNotFound"),
+    ErrorCode.UNAUTHORIZED: (401, "InvalidPermission"),
+    ErrorCode.MISSING_AUTH: (401, "InvalidPermission"),
+    ErrorCode.FORBIDDEN: (403, "InvalidPermission"),
+    ErrorCode.NOT_FOUND: (404, "TaskNotFound"),
     # An unknown route has no documented reason; the pre-v2.7 catch-all is the least misleading.
-    "route_not_found": (404, "InvalidRequest"),
-    "method_not_allowed": (405, "InvalidRequest"),
-    "conflict": (409, "TaskConflict"),
-    "payload_too_large": (413, "InvalidRequestBody"),
-    "concurrency_limit": (422, "ConcurrencyLimitExceeded"),
-    "rate_limited": (429, "ResourceQuotaLimitExceeded"),
-    "internal": (500, "InternalError"),
+    ErrorCode.ROUTE_NOT_FOUND: (404, "InvalidRequest"),
+    ErrorCode.METHOD_NOT_ALLOWED: (405, "InvalidRequest"),
+    ErrorCode.CONFLICT: (409, "TaskConflict"),
+    ErrorCode.PAYLOAD_TOO_LARGE: (413, "InvalidRequestBody"),
+    ErrorCode.CONCURRENCY_LIMIT: (422, "ConcurrencyLimitExceeded"),
+    ErrorCode.RATE_LIMITED: (429, "ResourceQuotaLimitExceeded"),
+    ErrorCode.INTERNAL: (500, "InternalError"),
     # Statuses fault rules can inject (§2.8).
-    "unprocessable": (422, "ResourceQuotaLimitExceeded"),
-    "bad_gateway": (502, "ServiceUnavailable"),
-    "unavailable": (503, "ServiceUnavailable"),
-    "timeout": (504, "TaskOperationTimeout"),
+    ErrorCode.UNPROCESSABLE: (422, "ResourceQuotaLimitExceeded"),
+    ErrorCode.BAD_GATEWAY: (502, "ServiceUnavailable"),
+    ErrorCode.UNAVAILABLE: (503, "ServiceUnavailable"),
+    ErrorCode.TIMEOUT: (504, "TaskOperationTimeout"),
+    # Codes of the other families and of the guard (which sets the HTTP status it means).
+    ErrorCode.AGENT_NOT_FOUND: (404, "TaskNotFound"),
+    ErrorCode.NO_ACTIVE_ROOMS: (404, "TaskNotFound"),
+    ErrorCode.PHONE_NUMBER_EXISTS: (409, "TaskConflict"),
+    ErrorCode.INVALID_PHONE_FORMAT: (400, "InvalidFieldValue"),
+    ErrorCode.INVALID_FIXTURE: (400, "InvalidRequestBody"),
+    ErrorCode.URI_TOO_LONG: (400, "InvalidRequest"),
+    ErrorCode.HEADER_TOO_LARGE: (400, "InvalidRequest"),
+    ErrorCode.MISDIRECTED_REQUEST: (400, "InvalidRequest"),
 }
 
 
@@ -95,8 +105,11 @@ class AgoraFamily(Family):
     def tenant(self, call: Call) -> str | None:
         return tenant_of(call)
 
+    def error_tables(self) -> Mapping[str, Mapping[ErrorCode, object]]:
+        return {"agora": _ERRORS}
+
     def render(self, error: DomainError, call: Call | None) -> Response:
-        status, reason = _ERRORS.get(error.code, _ERRORS["internal"])
+        status, reason = _ERRORS[error.code]
         status = error.details.get("fault_status", status)  # an injected fault chooses its status
         body: dict[str, Any] = {"detail": error.message, "reason": reason}
         if status == 409 and "agent_id" in error.details:

@@ -8,6 +8,7 @@ authenticate the call and to render any ``DomainError`` — the one place each e
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 
     from ..spec import Operation
     from ..world import World
-    from ..world.errors import DomainError
+    from ..world.errors import DomainError, ErrorCode
 
 __all__ = ["Call", "Family", "json_response"]
 
@@ -73,11 +74,16 @@ class Family:
         """The tenant id of an authenticated call (for fault rules and the journal)."""
         return None
 
+    def error_tables(self) -> Mapping[str, Mapping[ErrorCode, object]]:  # pragma: no cover - abstract
+        """Name -> the table ``render`` looks codes up in (one per dialect); each must map every code."""
+        raise NotImplementedError
+
     def render(self, error: DomainError, call: Call | None) -> Response:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def finish(self, call: Call, response: Response) -> Response:
-        if call.headers:
+    def finish(self, call: Call | None, response: Response) -> Response:
+        """Add the headers every response of this family carries (``call`` is None before routing)."""
+        if call is not None and call.headers:
             # Appending raw headers is much cheaper than MutableHeaders.update on the hot path.
             response.raw_headers.extend(
                 (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in call.headers.items()

@@ -10,6 +10,7 @@ Two dialects (api-facts §1.4-1.5), chosen per account or per server:
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,7 +18,7 @@ from starlette.responses import Response
 
 from ..world import World
 from ..world.bithuman import Account, Delivery
-from ..world.errors import DomainError
+from ..world.errors import DomainError, ErrorCode
 from ..world.ratelimit import Admission
 from .base import Call, Family, json_response
 
@@ -25,41 +26,55 @@ __all__ = ["BitHumanFamily", "bithuman_add_context", "bithuman_speak"]
 
 # code -> (status, vendor code, message) per dialect; ``{...}`` are filled from the error details.
 # A message of ``None`` keeps the one the error carries (it already says what was wrong).
-_CURRENT: dict[str, tuple[int, str, str | None]] = {
-    "missing_auth": (401, "MISSING_AUTH", "Missing api-secret header"),
-    "unauthorized": (401, "UNAUTHORIZED", "Invalid API secret"),
-    "agent_not_found": (404, "NOT_FOUND", "Agent not found for code: {agent_code}"),
-    "no_active_rooms": (404, "NOT_FOUND", None),
-    "missing_field": (400, "MISSING_PARAM", None),
-    "invalid_field": (400, "VALIDATION_ERROR", None),
-    "invalid": (400, "VALIDATION_ERROR", None),
-    "malformed_json": (400, "VALIDATION_ERROR", None),
-    "unsupported_media_type": (400, "VALIDATION_ERROR", None),
-    "payload_too_large": (413, "PAYLOAD_TOO_LARGE", None),
-    "route_not_found": (404, "NOT_FOUND", None),
-    "method_not_allowed": (405, "METHOD_NOT_ALLOWED", None),
-    "rate_limited": (429, "RATE_LIMITED", None),
-    "internal": (500, "INTERNAL_ERROR", None),
+_CURRENT: dict[ErrorCode, tuple[int, str, str | None]] = {
+    ErrorCode.MISSING_AUTH: (401, "MISSING_AUTH", "Missing api-secret header"),
+    ErrorCode.UNAUTHORIZED: (401, "UNAUTHORIZED", "Invalid API secret"),
+    ErrorCode.AGENT_NOT_FOUND: (404, "NOT_FOUND", "Agent not found for code: {agent_code}"),
+    ErrorCode.NO_ACTIVE_ROOMS: (404, "NOT_FOUND", None),
+    ErrorCode.MISSING_FIELD: (400, "MISSING_PARAM", None),
+    ErrorCode.INVALID_FIELD: (400, "VALIDATION_ERROR", None),
+    ErrorCode.INVALID: (400, "VALIDATION_ERROR", None),
+    ErrorCode.MALFORMED_JSON: (400, "VALIDATION_ERROR", None),
+    ErrorCode.UNSUPPORTED_MEDIA_TYPE: (400, "VALIDATION_ERROR", None),
+    ErrorCode.PAYLOAD_TOO_LARGE: (413, "PAYLOAD_TOO_LARGE", None),
+    ErrorCode.ROUTE_NOT_FOUND: (404, "NOT_FOUND", None),
+    ErrorCode.METHOD_NOT_ALLOWED: (405, "METHOD_NOT_ALLOWED", None),
+    ErrorCode.RATE_LIMITED: (429, "RATE_LIMITED", None),
+    ErrorCode.INTERNAL: (500, "INTERNAL_ERROR", None),
     # Statuses fault rules can inject (BH-ERR codes).
-    "forbidden": (403, "ACCOUNT_SUSPENDED", None),
-    "not_found": (404, "NOT_FOUND", None),
-    "unprocessable": (422, "VALIDATION_ERROR", None),
-    "unavailable": (503, "NO_AVAILABLE_WORKERS", None),
-    "bad_gateway": (503, "NO_AVAILABLE_WORKERS", None),
-    "timeout": (503, "NO_AVAILABLE_WORKERS", None),
+    ErrorCode.FORBIDDEN: (403, "ACCOUNT_SUSPENDED", None),
+    ErrorCode.NOT_FOUND: (404, "NOT_FOUND", None),
+    ErrorCode.UNPROCESSABLE: (422, "VALIDATION_ERROR", None),
+    ErrorCode.UNAVAILABLE: (503, "NO_AVAILABLE_WORKERS", None),
+    ErrorCode.BAD_GATEWAY: (503, "NO_AVAILABLE_WORKERS", None),
+    ErrorCode.TIMEOUT: (503, "NO_AVAILABLE_WORKERS", None),
+    ErrorCode.CONCURRENCY_LIMIT: (503, "NO_AVAILABLE_WORKERS", None),
+    # Codes of the other vendors and of the guard: bitHuman documents none of them, and answers any
+    # request it cannot act on with a validation error (the guard sets the HTTP status it means).
+    ErrorCode.CONFLICT: (400, "VALIDATION_ERROR", None),
+    ErrorCode.PHONE_NUMBER_EXISTS: (400, "VALIDATION_ERROR", None),
+    ErrorCode.INVALID_PHONE_FORMAT: (400, "VALIDATION_ERROR", None),
+    ErrorCode.INVALID_FIXTURE: (400, "VALIDATION_ERROR", None),
+    ErrorCode.URI_TOO_LONG: (400, "VALIDATION_ERROR", None),
+    ErrorCode.HEADER_TOO_LARGE: (400, "VALIDATION_ERROR", None),
+    ErrorCode.MISDIRECTED_REQUEST: (400, "VALIDATION_ERROR", None),
 }
-_LEGACY: dict[str, tuple[int, str, str | None]] = {
+_LEGACY: dict[ErrorCode, tuple[int, str, str | None]] = {
     **_CURRENT,
-    "missing_auth": (401, "UNAUTHORIZED", "Invalid api-secret"),
-    "unauthorized": (401, "UNAUTHORIZED", "Invalid api-secret"),
-    "agent_not_found": (404, "AGENT_NOT_FOUND", "Agent with code '{agent_code}' not found"),
-    "no_active_rooms": (404, "NO_ACTIVE_ROOMS", "No active sessions found for agent"),
-    "missing_field": (422, "VALIDATION_ERROR", None),
-    "invalid_field": (422, "VALIDATION_ERROR", None),
-    "invalid": (422, "VALIDATION_ERROR", None),
-    "malformed_json": (422, "VALIDATION_ERROR", None),
-    "unsupported_media_type": (422, "VALIDATION_ERROR", None),
-    "not_found": (404, "AGENT_NOT_FOUND", None),
+    ErrorCode.MISSING_AUTH: (401, "UNAUTHORIZED", "Invalid api-secret"),
+    ErrorCode.UNAUTHORIZED: (401, "UNAUTHORIZED", "Invalid api-secret"),
+    ErrorCode.AGENT_NOT_FOUND: (404, "AGENT_NOT_FOUND", "Agent with code '{agent_code}' not found"),
+    ErrorCode.NO_ACTIVE_ROOMS: (404, "NO_ACTIVE_ROOMS", "No active sessions found for agent"),
+    ErrorCode.MISSING_FIELD: (422, "VALIDATION_ERROR", None),
+    ErrorCode.INVALID_FIELD: (422, "VALIDATION_ERROR", None),
+    ErrorCode.INVALID: (422, "VALIDATION_ERROR", None),
+    ErrorCode.MALFORMED_JSON: (422, "VALIDATION_ERROR", None),
+    ErrorCode.UNSUPPORTED_MEDIA_TYPE: (422, "VALIDATION_ERROR", None),
+    ErrorCode.NOT_FOUND: (404, "AGENT_NOT_FOUND", None),
+    ErrorCode.CONFLICT: (422, "VALIDATION_ERROR", None),
+    ErrorCode.PHONE_NUMBER_EXISTS: (422, "VALIDATION_ERROR", None),
+    ErrorCode.INVALID_PHONE_FORMAT: (422, "VALIDATION_ERROR", None),
+    ErrorCode.INVALID_FIXTURE: (422, "VALIDATION_ERROR", None),
 }
 _TABLES = {"current": _CURRENT, "legacy": _LEGACY}
 
@@ -98,6 +113,13 @@ class BitHumanFamily(Family):
         if admission is not None:
             call.headers.update(_limit_headers(admission))
 
+    def finish(self, call: Call | None, response: Response) -> Response:
+        if call is None:
+            # A refusal before any operation was chosen (unknown route, wrong method, the guard):
+            # it still carries the request id the contract documents on every response.
+            response.raw_headers.append((b"x-request-id", f"req_{next(self._request_ids):012x}".encode()))
+        return super().finish(call, response)
+
     def reauthenticate(self, call: Call) -> None:
         # The rate-limit token was taken once, by ``authenticate``.
         call.principal = call.world.bithuman.authenticate(call.request.headers.get("api-secret"))
@@ -105,11 +127,14 @@ class BitHumanFamily(Family):
     def tenant(self, call: Call) -> str | None:
         return call.principal.id if call.principal is not None else None
 
+    def error_tables(self) -> Mapping[str, Mapping[ErrorCode, object]]:
+        return _TABLES
+
     def render(self, error: DomainError, call: Call | None) -> Response:
         account: Account | None = call.principal if call is not None else None
         # Before authentication (or on an unknown route) the server's default dialect speaks.
         dialect = self.world.bithuman.dialect_of(account)
-        status, code, template = _TABLES[dialect].get(error.code, _CURRENT["internal"])
+        status, code, template = _TABLES[dialect][error.code]
         status = error.details.get("fault_status", status)  # an injected fault chooses its status
         message = template.format(**error.details) if template else error.message
         headers: dict[str, str] = {}

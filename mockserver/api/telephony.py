@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.responses import Response
 
 from ..world import World
 from ..world.agora import Principal, Project
-from ..world.errors import DomainError
+from ..world.errors import DomainError, ErrorCode
 from .agora import authenticate, retry_after, tenant_of
 from .base import Call, Family, json_response
 
@@ -26,31 +27,38 @@ __all__ = [
     "update_phone_number",
 ]
 
-_ERRORS: dict[str, tuple[int, str]] = {
+_ERRORS: dict[ErrorCode, tuple[int, str]] = {
     # Every validation failure but a malformed number is 422 (the documented status).
-    "malformed_json": (422, "unprocessable_content"),
-    "unsupported_media_type": (422, "unprocessable_content"),
-    "missing_field": (422, "unprocessable_content"),
-    "invalid_field": (422, "unprocessable_content"),
-    "invalid": (422, "unprocessable_content"),
-    "concurrency_limit": (422, "unprocessable_content"),
-    "invalid_phone_format": (400, "invalid_phone_format"),
-    "unauthorized": (401, "unauthorized"),
-    "missing_auth": (401, "unauthorized"),
-    "forbidden": (401, "unauthorized"),
-    "not_found": (404, "not_found"),
-    "route_not_found": (404, "not_found"),
-    "method_not_allowed": (405, "method_not_allowed"),
-    "conflict": (409, "conflict"),
-    "phone_number_exists": (409, "phone_number_exists"),
-    "payload_too_large": (413, "payload_too_large"),
-    "internal": (500, "internal_server_error"),
+    ErrorCode.MALFORMED_JSON: (422, "unprocessable_content"),
+    ErrorCode.UNSUPPORTED_MEDIA_TYPE: (422, "unprocessable_content"),
+    ErrorCode.MISSING_FIELD: (422, "unprocessable_content"),
+    ErrorCode.INVALID_FIELD: (422, "unprocessable_content"),
+    ErrorCode.INVALID: (422, "unprocessable_content"),
+    ErrorCode.CONCURRENCY_LIMIT: (422, "unprocessable_content"),
+    ErrorCode.INVALID_PHONE_FORMAT: (400, "invalid_phone_format"),
+    ErrorCode.UNAUTHORIZED: (401, "unauthorized"),
+    ErrorCode.MISSING_AUTH: (401, "unauthorized"),
+    ErrorCode.FORBIDDEN: (401, "unauthorized"),
+    ErrorCode.NOT_FOUND: (404, "not_found"),
+    ErrorCode.ROUTE_NOT_FOUND: (404, "not_found"),
+    ErrorCode.METHOD_NOT_ALLOWED: (405, "method_not_allowed"),
+    ErrorCode.CONFLICT: (409, "conflict"),
+    ErrorCode.PHONE_NUMBER_EXISTS: (409, "phone_number_exists"),
+    ErrorCode.PAYLOAD_TOO_LARGE: (413, "payload_too_large"),
+    ErrorCode.INTERNAL: (500, "internal_server_error"),
     # Statuses fault rules can inject.
-    "unprocessable": (422, "unprocessable_content"),
-    "rate_limited": (429, "rate_limited"),
-    "bad_gateway": (502, "bad_gateway"),
-    "unavailable": (503, "service_unavailable"),
-    "timeout": (504, "gateway_timeout"),
+    ErrorCode.UNPROCESSABLE: (422, "unprocessable_content"),
+    ErrorCode.RATE_LIMITED: (429, "rate_limited"),
+    ErrorCode.BAD_GATEWAY: (502, "bad_gateway"),
+    ErrorCode.UNAVAILABLE: (503, "service_unavailable"),
+    ErrorCode.TIMEOUT: (504, "gateway_timeout"),
+    # Codes of the other families and of the guard (which sets the HTTP status it means).
+    ErrorCode.AGENT_NOT_FOUND: (404, "not_found"),
+    ErrorCode.NO_ACTIVE_ROOMS: (404, "not_found"),
+    ErrorCode.INVALID_FIXTURE: (422, "unprocessable_content"),
+    ErrorCode.URI_TOO_LONG: (422, "unprocessable_content"),
+    ErrorCode.HEADER_TOO_LARGE: (422, "unprocessable_content"),
+    ErrorCode.MISDIRECTED_REQUEST: (422, "unprocessable_content"),
 }
 
 
@@ -69,8 +77,11 @@ class TelephonyFamily(Family):
     def tenant(self, call: Call) -> str | None:
         return tenant_of(call)
 
+    def error_tables(self) -> Mapping[str, Mapping[ErrorCode, object]]:
+        return {"telephony": _ERRORS}
+
     def render(self, error: DomainError, call: Call | None) -> Response:
-        status, error_type = _ERRORS.get(error.code, _ERRORS["internal"])
+        status, error_type = _ERRORS[error.code]
         status = error.details.get("fault_status", status)  # an injected fault chooses its status
         return json_response({"error_type": error_type, "description": error.message}, status, retry_after(error))
 
@@ -103,7 +114,7 @@ def start_call(call: Call) -> Response:
         placed = call.world.telephony.start_call(_principal(call), _project(call), call.body)
     except DomainError as error:
         if error.code == "conflict":  # a name or uid in use: the call API documents no 409
-            raise DomainError("invalid", error.message) from None
+            raise DomainError(ErrorCode.INVALID, error.message) from None
         raise
     return json_response({"agent_id": placed.agent.agent_id})
 

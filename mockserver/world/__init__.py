@@ -14,7 +14,7 @@ from typing import Any
 from .agora import AgoraWorld
 from .bithuman import DIALECTS, BitHumanWorld
 from .clock import Clock, parse_instant
-from .errors import DomainError
+from .errors import DomainError, ErrorCode
 from .faults import Faults
 from .ids import Ids
 from .inbox import DEFAULT_INBOX_LIMIT, Event, Inbox
@@ -156,7 +156,7 @@ class World:
                 spec["id"] for document in self._boot for spec in (document.get("bithuman") or {}).get("accounts", ())
             }
             if tenant not in self.tenants() and tenant not in booted:
-                raise DomainError("not_found", f"no tenant {tenant!r}", tenant=tenant)
+                raise DomainError(ErrorCode.NOT_FOUND, f"no tenant {tenant!r}", tenant=tenant)
             if tenant in self.bithuman.accounts:
                 self.bithuman.delete_account(tenant)
             if tenant in self.agora.customers:
