@@ -15,9 +15,8 @@ from typing import Any
 from starlette.applications import Starlette
 
 from .accesslog import AccessLog
-from .admin import ProblemFamily
+from .admin import ProblemFamily, dashboard, faults, journal, stream
 from .admin import handlers as admin_handlers
-from .admin import live as admin_live
 from .api import agora, bithuman, telephony
 from .api.base import Call, Family
 from .contract import load_contract
@@ -33,7 +32,7 @@ __all__ = ["create_app", "default_handlers"]
 def default_handlers() -> dict[str, Callable[[Call], Any]]:
     """operationId -> handler, from every module that serves operations."""
     table: dict[str, Callable[[Call], Any]] = {}
-    for module in (bithuman, agora, telephony, admin_handlers, admin_live):
+    for module in (bithuman, agora, telephony, admin_handlers, dashboard, stream, journal, faults):
         for name in module.__all__:
             value = getattr(module, name)
             if callable(value) and not isinstance(value, type):
