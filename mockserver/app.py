@@ -18,7 +18,7 @@ from .accesslog import AccessLog
 from .admin import ProblemFamily, dashboard, faults, journal, stream
 from .admin import handlers as admin_handlers
 from .api import agora, bithuman, telephony
-from .api.base import Call, Family
+from .api.base import Exchange, Family
 from .contract import load_contract
 from .fixtures import load_fixture_file
 from .guard import Guard, GuardSettings
@@ -29,9 +29,9 @@ from .world import World
 __all__ = ["create_app", "default_handlers"]
 
 
-def default_handlers() -> dict[str, Callable[[Call], Any]]:
+def default_handlers() -> dict[str, Callable[[Exchange], Any]]:
     """operationId -> handler, from every module that serves operations."""
-    table: dict[str, Callable[[Call], Any]] = {}
+    table: dict[str, Callable[[Exchange], Any]] = {}
     for module in (bithuman, agora, telephony, admin_handlers, dashboard, stream, journal, faults):
         for name in module.__all__:
             value = getattr(module, name)
@@ -47,7 +47,7 @@ def create_app(
     seed: int | None = None,
     bithuman_dialect: str = "current",
     body_limit: int = DEFAULT_BODY_LIMIT,
-    handlers: Mapping[str, Callable[[Call], Any]] | None = None,
+    handlers: Mapping[str, Callable[[Exchange], Any]] | None = None,
     access_log: bool = False,
     control_token: str | None = None,
     allowed_hosts: Iterable[str] | None = None,

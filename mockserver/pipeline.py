@@ -20,15 +20,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from .api.base import Call, Family
+from .api.base import Exchange, Family
 from .body import parse_body, read_body
 from .spec import Operation, check_body, check_params
 from .world import World
 from .world.errors import DomainError, ErrorCode
 from .world.faults import FaultRule
-from .world.ratelimit import Admission
+from .world.ratelimit import DEFAULT_TIER, WRITE_TIER_PER_MINUTE, Admission
 
-__all__ = ["FAULT_STATUSES", "Bound", "PathEndpoint", "journal"]
+__all__ = ["FAULT_STATUSES", "Bound", "PathEndpoint", "Trace", "journal"]
 
 logger = logging.getLogger("mockserver")
 
@@ -36,7 +36,7 @@ logger = logging.getLogger("mockserver")
 @dataclass(frozen=True, slots=True)
 class Bound:
     operation: Operation
-    handler: Callable[[Call], Any]
+    handler: Callable[[Exchange], Any]
     is_async: bool
     family: Family
 
@@ -53,7 +53,7 @@ class PathEndpoint:
         self.vendor = any(b.family.vendor for b in by_method.values())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        started = time.perf_counter()
+        trace = Trace(scope, time.perf_counter())
         request = Request(scope, receive)
         bound = self.by_method.get(scope["method"])
         if bound is None:
@@ -66,50 +66,52 @@ class PathEndpoint:
             response = self.any_family.finish(None, self.any_family.render(error, None))
             response.headers["Allow"] = self.allow
             if self.vendor:
-                near_405 = {"operation": ops, "reason": f"the path matches, the method {scope['method']} does not"}
-                journal(self.world, scope, None, None, response, started, error, b"", near_405)
+                trace.response, trace.failure = response, error
+                trace.near_miss = {
+                    "operation": ops,
+                    "reason": f"the path matches, the method {scope['method']} does not",
+                }
+                journal(self.world, trace)
             await response(scope, receive, send)
             return
-        call = Call(bound.operation, self.world, request, scope.get("path_params", {}))
+        ex = Exchange(bound.operation, self.world, request, scope.get("path_params", {}))
         family = bound.family
-        op = bound.operation
-        raw = b""
-        failure: DomainError | None = None
-        fault: FaultRule | None = None
-        tenant: str | None = None
+        op = trace.operation = bound.operation
         try:
-            family.authenticate(call)
-            tenant = family.tenant(call)
-            fault = self.world.faults.pick(op.operation_id, tenant, _agent_of(call)) if family.vendor else None
+            family.authenticate(ex)
+            trace.tenant = family.tenant(ex)
+            fault = self.world.faults.pick(op.operation_id, trace.tenant, _agent_of(ex)) if family.vendor else None
             if fault is not None:
+                trace.fault = fault
                 if fault.kind == "drop":
-                    journal(self.world, scope, call, op, None, started, None, b"", None, fault, tenant)
+                    journal(self.world, trace)
                     await _drop(send)
                     return
-                await _apply(fault, self.world, call)
-            raw = await read_body(request, self.body_limit)
+                await _apply(fault, self.world, ex)
+            raw = trace.raw = await read_body(request, self.body_limit)
             # From here to the handler nothing awaits: authenticate again against the world as it
             # is now, since it may have changed while the body was uploading or a fault delayed us.
-            family.reauthenticate(call)
+            family.reauthenticate(ex)
             if op.params_validator is not None or (op.parameters and scope["query_string"]):
-                call.query = check_params(op, call.path, request.query_params)
+                ex.query = check_params(op, ex.path, request.query_params)
             if op.body is not None:
-                call.body = parse_body(op, request.headers.get("content-type"), raw)
-                check_body(op.body, call.body)
-            result = await bound.handler(call) if bound.is_async else bound.handler(call)
-            response = family.finish(call, result)
+                ex.body = parse_body(op, request.headers.get("content-type"), raw)
+                check_body(op.body, ex.body)
+            result = await bound.handler(ex) if bound.is_async else bound.handler(ex)
+            response = family.finish(ex, result)
         except DomainError as error:
-            failure = error
-            response = family.finish(call, family.render(error, call))
+            trace.failure = error
+            response = family.finish(ex, family.render(error, ex))
         except Exception:  # the mock has a bug: say so in the vendor's envelope, never a bare page
             logger.exception("unhandled error in %s", op.operation_id)
-            failure = DomainError(ErrorCode.INTERNAL, "Internal error in the mock server (see its log)")
-            response = family.finish(call, family.render(failure, call))
+            trace.failure = DomainError(ErrorCode.INTERNAL, "Internal error in the mock server (see its log)")
+            response = family.finish(ex, family.render(trace.failure, ex))
         if family.vendor and self.world.journal.limit:
-            near: dict[str, str] | None = None
+            failure = trace.failure
             if failure is not None and failure.code in _NEAR_MISS_CODES:
-                near = {"operation": op.operation_id, "reason": failure.message}
-            journal(self.world, scope, call, op, response, started, failure, raw, near, fault, tenant)
+                trace.near_miss = {"operation": op.operation_id, "reason": failure.message}
+            trace.response = response
+            journal(self.world, trace)
         await response(scope, receive, send)
 
 
@@ -142,19 +144,19 @@ _FAULT_CODES: dict[int, ErrorCode] = {
 FAULT_STATUSES = tuple(sorted(_FAULT_CODES))
 
 
-def _agent_of(call: Call) -> str | None:
-    return call.path.get("agent_id") or call.path.get("agent_code")
+def _agent_of(ex: Exchange) -> str | None:
+    return ex.path.get("agent_id") or ex.path.get("agent_code")
 
 
-async def _apply(rule: FaultRule, world: World, call: Call) -> None:
+async def _apply(rule: FaultRule, world: World, ex: Exchange) -> None:
     """Delay, or refuse, as the fault rule says (``drop`` is handled by the caller)."""
     if rule.kind == "latency":
         await asyncio.sleep(world.faults.jitter(rule))
         return
     if rule.kind == "rate_limit":
         now = world.clock.now()
-        bucket = getattr(call.principal, "rate_limit", None)  # a bitHuman account's own limit, if any
-        limit = bucket.per_minute if bucket is not None else 720  # else bitHuman's default (Enterprise) tier
+        bucket = getattr(ex.principal, "rate_limit", None)  # a bitHuman account's own limit, if any
+        limit = bucket.per_minute if bucket is not None else WRITE_TIER_PER_MINUTE[DEFAULT_TIER]
         admission = Admission(False, limit, 0, int(now + rule.retry_after), rule.retry_after)
         raise DomainError(
             ErrorCode.RATE_LIMITED, rule.message or "Rate limit exceeded (injected fault)", admission=admission
@@ -180,35 +182,39 @@ async def _drop(send: Send) -> None:
     await send({"type": "http.response.body", "body": b'{"', "more_body": True})
 
 
-def journal(
-    world: World,
-    scope: Scope,
-    call: Call | None,
-    op: Operation | None,
-    response: Response | None,
-    started: float,
-    failure: DomainError | None,
-    raw: bytes,
-    near_miss: dict[str, str] | None,
-    fault: FaultRule | None = None,
-    tenant: str | None = None,
-) -> None:
+@dataclass(slots=True)
+class Trace:
+    """What the journal keeps of one request, filled in as the request goes through the pipeline."""
+
+    scope: Scope
+    started: float  # perf_counter() when the request reached its endpoint
+    operation: Operation | None = None  # None: no operation was chosen (unknown route, wrong method)
+    tenant: str | None = None
+    raw: bytes = b""  # the body as sent, parsed or not: the journal parses what it shows
+    fault: FaultRule | None = None
+    response: Response | None = None  # None: the connection was dropped
+    failure: DomainError | None = None
+    near_miss: dict[str, str] | None = None  # the operation meant, and why it failed
+
+
+def journal(world: World, trace: Trace) -> None:
     """Record one request in the world's journal, which keeps a bounded copy (redacted when read)."""
     if not world.journal.limit:
         return
+    scope, op, response, failure, fault = trace.scope, trace.operation, trace.response, trace.failure, trace.fault
     world.journal.record(
         time=world.clock.now(),
         method=scope["method"],
         path=scope["path"],
         query=scope.get("query_string", b""),
         operation=op.operation_id if op is not None else None,
-        tenant=tenant,
+        tenant=trace.tenant,
         status=response.status_code if response is not None else 0,
-        duration_ms=(time.perf_counter() - started) * 1000,
+        duration_ms=(time.perf_counter() - trace.started) * 1000,
         request_headers=scope.get("headers", []),
-        request_body=raw,  # the bytes as sent, parsed or not: the journal parses what it shows
+        request_body=trace.raw,
         response_body=response.body if response is not None else b"",
         error=failure.code if failure is not None else None,
-        near_miss=near_miss,
+        near_miss=trace.near_miss,
         fault=fault.describe() if fault is not None else None,
     )

@@ -17,10 +17,10 @@ from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .api.base import Call, Family
+from .api.base import Exchange, Family
 from .body import DEFAULT_BODY_LIMIT
 from .contract import PathTable
-from .pipeline import Bound, PathEndpoint, journal
+from .pipeline import Bound, PathEndpoint, Trace, journal
 from .spec import Spec
 from .world import World
 from .world.errors import DomainError, ErrorCode, missing_codes
@@ -52,7 +52,7 @@ def check_families(families: Mapping[str, Family]) -> None:
         raise MissingHandlerError(f"error code(s) not mapped by a family: {'; '.join(gaps)}")
 
 
-def bind(spec: Spec, handlers: Mapping[str, Callable[[Call], Any]], families: Mapping[str, Family]) -> list[Bound]:
+def bind(spec: Spec, handlers: Mapping[str, Callable[[Exchange], Any]], families: Mapping[str, Family]) -> list[Bound]:
     """Pair each operation with its handler (same name) and its family (by tag)."""
     missing = sorted(op for op in spec.operations if op not in handlers)
     if missing:
@@ -164,13 +164,15 @@ class NotFound:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
         method = scope.get("method", "GET")
-        started = time.perf_counter()
+        trace = Trace(scope, time.perf_counter())
         closest = self.closest(method, path)
         hint = f"; closest route: {closest[0]} {closest[1]}" if closest else ""
         error = DomainError(ErrorCode.ROUTE_NOT_FOUND, f"No route for {method} {path}{hint}", path=path)
         family = self.family_for(path)
         response = family.finish(None, family.render(error, None))
         if family.vendor and self.world is not None:
-            near = {"operation": closest[2], "reason": f"no route for {method} {path}"} if closest else None
-            journal(self.world, scope, None, None, response, started, error, b"", near)
+            trace.response, trace.failure = response, error
+            if closest:
+                trace.near_miss = {"operation": closest[2], "reason": f"no route for {method} {path}"}
+            journal(self.world, trace)
         await response(scope, receive, send)

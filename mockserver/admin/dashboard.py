@@ -6,7 +6,7 @@ from importlib import resources
 
 from starlette.responses import Response
 
-from ..api.base import Call
+from ..api.base import Exchange
 from ..world.errors import DomainError, ErrorCode
 
 __all__ = ["get_dashboard", "get_dashboard_asset"]
@@ -21,12 +21,12 @@ def _static(name: str) -> bytes:
     return path.read_bytes()
 
 
-def get_dashboard(call: Call) -> Response:
+def get_dashboard(ex: Exchange) -> Response:
     return Response(_static("index.html"), media_type="text/html; charset=utf-8", headers={"Cache-Control": "no-cache"})
 
 
-def get_dashboard_asset(call: Call) -> Response:
-    name = call.path["asset"]
+def get_dashboard_asset(ex: Exchange) -> Response:
+    name = ex.path["asset"]
     suffix = name[name.rfind(".") :] if "." in name else ""
     media = _MEDIA.get(suffix, "application/octet-stream")
     return Response(_static(name), media_type=media, headers={"Cache-Control": "no-cache"})

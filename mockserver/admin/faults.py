@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from ..api.base import Call, json_response
+from ..api.base import Exchange, json_response
 from ..pipeline import FAULT_STATUSES
 from ..spec import load_spec
 from ..world.errors import DomainError, ErrorCode
@@ -12,12 +12,12 @@ from ..world.errors import DomainError, ErrorCode
 __all__ = ["add_fault", "clear_faults", "delete_fault", "list_faults"]
 
 
-def list_faults(call: Call) -> Response:
-    return json_response([r.to_dict() for r in call.world.faults.list()])
+def list_faults(ex: Exchange) -> Response:
+    return json_response([r.to_dict() for r in ex.world.faults.list()])
 
 
-def add_fault(call: Call) -> Response:
-    spec = call.body
+def add_fault(ex: Exchange) -> Response:
+    spec = ex.body
     operation = spec.get("operation")
     status = spec.get("status")
     if operation is not None:
@@ -39,13 +39,13 @@ def add_fault(call: Call) -> Response:
         raise DomainError(
             ErrorCode.INVALID_FIELD, f"status must be one of {', '.join(map(str, FAULT_STATUSES))}", field="status"
         )
-    return json_response(call.world.faults.add(spec).to_dict(), 201)
+    return json_response(ex.world.faults.add(spec).to_dict(), 201)
 
 
-def delete_fault(call: Call) -> Response:
-    call.world.faults.remove(int(call.path["fault_id"]))
+def delete_fault(ex: Exchange) -> Response:
+    ex.world.faults.remove(int(ex.path["fault_id"]))
     return Response(status_code=204)
 
 
-def clear_faults(call: Call) -> Response:
-    return json_response({"dropped": call.world.faults.clear()})
+def clear_faults(ex: Exchange) -> Response:
+    return json_response({"dropped": ex.world.faults.clear()})

@@ -7,18 +7,18 @@ from typing import Any
 
 from starlette.responses import Response
 
-from ..api.base import Call, json_response
+from ..api.base import Exchange, json_response
 
 __all__ = ["clear_journal", "count_journal", "list_journal"]
 
 
-def _journal_filters(call: Call) -> dict[str, Any]:
-    return {k: call.query[k] for k in ("operation", "status", "tenant") if k in call.query}
+def _journal_filters(ex: Exchange) -> dict[str, Any]:
+    return {k: ex.query[k] for k in ("operation", "status", "tenant") if k in ex.query}
 
 
-def list_journal(call: Call) -> Response:
-    journal = call.world.journal
-    entries = journal.query(**_journal_filters(call), since=call.query.get("since"), limit=call.query.get("limit"))
+def list_journal(ex: Exchange) -> Response:
+    journal = ex.world.journal
+    entries = journal.query(**_journal_filters(ex), since=ex.query.get("since"), limit=ex.query.get("limit"))
     return json_response(
         {
             "count": len(entries),
@@ -29,9 +29,9 @@ def list_journal(call: Call) -> Response:
     )
 
 
-def count_journal(call: Call) -> Response:
-    journal = call.world.journal
-    entries = journal.query(**_journal_filters(call))
+def count_journal(ex: Exchange) -> Response:
+    journal = ex.world.journal
+    entries = journal.query(**_journal_filters(ex))
     by_status = Counter(str(e.status) for e in entries)
     by_operation = Counter(e.operation or "(no operation)" for e in entries)
     return json_response(
@@ -39,5 +39,5 @@ def count_journal(call: Call) -> Response:
     )
 
 
-def clear_journal(call: Call) -> Response:
-    return json_response({"dropped": call.world.journal.clear()})
+def clear_journal(ex: Exchange) -> Response:
+    return json_response({"dropped": ex.world.journal.clear()})

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from starlette.responses import Response
 
-from ..api.base import Call, Family, json_response
+from ..api.base import Exchange, Family, json_response
 from ..world.errors import DomainError, ErrorCode
 
 __all__ = ["ProblemFamily"]
@@ -52,16 +52,16 @@ class ProblemFamily(Family):
     name = "problem"
     vendor = False  # the dashboard polls the control plane: keep journal and faults for vendor traffic
 
-    def authenticate(self, call: Call) -> None:
+    def authenticate(self, ex: Exchange) -> None:
         # A web page on any origin may send a "simple" request (text/plain, a form, or no
         # Content-Type at all) without asking first. Refusing those makes every write a browser
         # can send need a CORS pre-flight, which the mock never grants. A write with no
         # Content-Type is refused only when it comes from a browser: browsers send Origin (or
         # Sec-Fetch-*) on every POST, while curl and test clients sending an empty POST do not.
         # DELETE always needs a pre-flight.
-        if call.request.method not in _WRITES:
+        if ex.request.method not in _WRITES:
             return
-        headers = call.request.headers
+        headers = ex.request.headers
         media = (headers.get("content-type") or "").split(";", 1)[0].strip().lower()
         if media in _WRITE_TYPES or media.endswith("+json"):
             return
@@ -77,7 +77,7 @@ class ProblemFamily(Family):
     def error_tables(self) -> Mapping[str, Mapping[ErrorCode, object]]:
         return {"problem": _STATUS}
 
-    def render(self, error: DomainError, call: Call | None) -> Response:
+    def render(self, error: DomainError, ex: Exchange | None) -> Response:
         status, title = _STATUS[error.code]
         body = {
             "type": f"https://agent-mockserver.invalid/problems/{error.code}",
@@ -85,8 +85,8 @@ class ProblemFamily(Family):
             "status": status,
             "detail": error.message,
         }
-        if call is not None:
-            body["instance"] = call.request.url.path
+        if ex is not None:
+            body["instance"] = ex.request.url.path
         extra = {k: v for k, v in error.details.items() if isinstance(v, str | int | float | bool | list)}
         body.update({k: v for k, v in extra.items() if k not in body})
         return json_response(body, status, media_type="application/problem+json")

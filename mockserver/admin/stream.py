@@ -12,7 +12,7 @@ import orjson
 from sse_starlette.sse import EventSourceResponse
 from starlette.responses import Response
 
-from ..api.base import Call
+from ..api.base import Exchange
 from ..world.inbox import Event, Inbox
 
 __all__ = ["SSE_BUFFER", "EventFeed", "close_streams", "stream_events"]
@@ -96,18 +96,16 @@ class EventFeed:
             self.unsubscribe()
 
 
-async def stream_events(call: Call) -> Response:
+async def stream_events(ex: Exchange) -> Response:
     """Server-Sent Events of the inbox: replay after Last-Event-ID, then live, never blocking the mock."""
-    filters: dict[str, Any] = {
-        k: call.query[k] for k in ("tenant", "vendor", "agent", "room", "kind") if k in call.query
-    }
-    header = call.request.headers.get("last-event-id", "")
-    last_id = int(header) if header.isdigit() else call.query.get("last_event_id")
-    feed = EventFeed(call.world.inbox, filters, last_id)
+    filters: dict[str, Any] = {k: ex.query[k] for k in ("tenant", "vendor", "agent", "room", "kind") if k in ex.query}
+    header = ex.request.headers.get("last-event-id", "")
+    last_id = int(header) if header.isdigit() else ex.query.get("last_event_id")
+    feed = EventFeed(ex.world.inbox, filters, last_id)
     # Set when the server shuts down (``close_streams``, or sse-starlette's own signal watch): the
     # stream then ends like any response instead of being cancelled mid-body.
     shutdown = anyio.Event()
-    state = call.request.app.state if "app" in call.request.scope else None
+    state = ex.request.app.state if "app" in ex.request.scope else None
     streams: set[anyio.Event] | None = None
     if state is not None:
         if not hasattr(state, "open_streams"):

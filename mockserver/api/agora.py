@@ -16,7 +16,7 @@ from starlette.responses import Response
 from ..world import World
 from ..world.agora import AgoraAgent, Principal, Project
 from ..world.errors import DomainError, ErrorCode
-from .base import Call, Family, json_response
+from .base import Exchange, Family, json_response
 
 __all__ = [
     "AgoraFamily",
@@ -69,17 +69,17 @@ _ERRORS: dict[ErrorCode, tuple[int, str]] = {
 }
 
 
-def authenticate(call: Call) -> None:
+def authenticate(ex: Exchange) -> None:
     """Shared by the agent and telephony families: who calls, and which project the path names."""
-    principal = call.world.agora.authenticate(call.request.headers.get("authorization"))
-    call.principal = principal
-    appid = call.path.get("appid")
+    principal = ex.world.agora.authenticate(ex.request.headers.get("authorization"))
+    ex.principal = principal
+    appid = ex.path.get("appid")
     if appid is not None:
-        call.project = call.world.agora.project_for(principal, appid)
+        ex.project = ex.world.agora.project_for(principal, appid)
 
 
-def tenant_of(call: Call) -> str | None:
-    principal: Principal | None = call.principal
+def tenant_of(ex: Exchange) -> str | None:
+    principal: Principal | None = ex.principal
     return principal.customer.id if principal is not None else None
 
 
@@ -96,19 +96,19 @@ class AgoraFamily(Family):
         self.world = world
         self._request_ids = itertools.count(1)
 
-    def authenticate(self, call: Call) -> None:
-        authenticate(call)
+    def authenticate(self, ex: Exchange) -> None:
+        authenticate(ex)
 
-    def reauthenticate(self, call: Call) -> None:
-        authenticate(call)
+    def reauthenticate(self, ex: Exchange) -> None:
+        authenticate(ex)
 
-    def tenant(self, call: Call) -> str | None:
-        return tenant_of(call)
+    def tenant(self, ex: Exchange) -> str | None:
+        return tenant_of(ex)
 
     def error_tables(self) -> Mapping[str, Mapping[ErrorCode, object]]:
         return {"agora": _ERRORS}
 
-    def render(self, error: DomainError, call: Call | None) -> Response:
+    def render(self, error: DomainError, ex: Exchange | None) -> Response:
         status, reason = _ERRORS[error.code]
         status = error.details.get("fault_status", status)  # an injected fault chooses its status
         body: dict[str, Any] = {"detail": error.message, "reason": reason}
@@ -117,33 +117,31 @@ class AgoraFamily(Family):
         return json_response(body, status, retry_after(error))
 
 
-def _project(call: Call) -> Project:
-    project: Project = call.project
+def _project(ex: Exchange) -> Project:
+    project: Project = ex.project
     return project
 
 
-def _action_reply(call: Call, agent: AgoraAgent) -> Response:
-    return json_response(
-        {"agent_id": agent.agent_id, "channel": agent.channel, "start_ts": int(call.world.clock.now())}
-    )
+def _action_reply(ex: Exchange, agent: AgoraAgent) -> Response:
+    return json_response({"agent_id": agent.agent_id, "channel": agent.channel, "start_ts": int(ex.world.clock.now())})
 
 
-def _status(agent: AgoraAgent, call: Call) -> Response:
+def _status(agent: AgoraAgent, ex: Exchange) -> Response:
     return json_response(
         {"agent_id": agent.agent_id, "create_ts": int(agent.created), "status": agent.conversation.status}
     )
 
 
-def start_agent(call: Call) -> Response:
+def start_agent(ex: Exchange) -> Response:
     """POST …/projects/{appid}/join"""
-    principal: Principal = call.principal
-    agent = call.world.agora.start_agent(principal, _project(call), call.body)
-    return _status(agent, call)
+    principal: Principal = ex.principal
+    agent = ex.world.agora.start_agent(principal, _project(ex), ex.body)
+    return _status(agent, ex)
 
 
-def list_agents(call: Call) -> Response:
+def list_agents(ex: Exchange) -> Response:
     """GET …/projects/{appid}/agents"""
-    page, cursor, total = call.world.agora.list_agents(_project(call), call.query)
+    page, cursor, total = ex.world.agora.list_agents(_project(ex), ex.query)
     items = [
         {
             "start_ts": int(a.created),
@@ -159,9 +157,9 @@ def list_agents(call: Call) -> Response:
     )
 
 
-def get_agent(call: Call) -> Response:
+def get_agent(ex: Exchange) -> Response:
     """GET …/agents/{agent_id}"""
-    agent = call.world.agora.get_agent(_project(call), call.path["agent_id"])
+    agent = ex.world.agora.get_agent(_project(ex), ex.path["agent_id"])
     conv = agent.conversation
     return json_response(
         {
@@ -175,9 +173,9 @@ def get_agent(call: Call) -> Response:
     )
 
 
-def get_agent_history(call: Call) -> Response:
+def get_agent_history(ex: Exchange) -> Response:
     """GET …/agents/{agent_id}/history"""
-    agent = call.world.agora.get_agent_history(_project(call), call.path["agent_id"])
+    agent = ex.world.agora.get_agent_history(_project(ex), ex.path["agent_id"])
     return json_response(
         {
             "agent_id": agent.agent_id,
@@ -188,11 +186,11 @@ def get_agent_history(call: Call) -> Response:
     )
 
 
-def get_agent_turns(call: Call) -> Response:
+def get_agent_turns(ex: Exchange) -> Response:
     """GET …/agents/{agent_id}/turns"""
-    agent = call.world.agora.get_agent_turns(_project(call), call.path["agent_id"])
-    page_index = call.query.get("page_index", 1)
-    turns, total_pages = agent.conversation.turns_page(page_index, call.query.get("page_size", 50))
+    agent = ex.world.agora.get_agent_turns(_project(ex), ex.path["agent_id"])
+    page_index = ex.query.get("page_index", 1)
+    turns, total_pages = agent.conversation.turns_page(page_index, ex.query.get("page_size", 50))
     return json_response(
         {
             "agent_id": agent.agent_id,
@@ -209,41 +207,39 @@ def get_agent_turns(call: Call) -> Response:
     )
 
 
-def stop_agent(call: Call) -> Response:
+def stop_agent(ex: Exchange) -> Response:
     """POST …/agents/{agent_id}/leave: stops asynchronously (STOPPING, then STOPPED)."""
-    call.world.agora.stop_agent(_project(call), call.path["agent_id"])
+    ex.world.agora.stop_agent(_project(ex), ex.path["agent_id"])
     return json_response({})
 
 
-def update_agent(call: Call) -> Response:
+def update_agent(ex: Exchange) -> Response:
     """POST …/agents/{agent_id}/update"""
-    agent = call.world.agora.update_agent(
-        _project(call), call.path["agent_id"], (call.body or {}).get("properties") or {}
-    )
-    return _status(agent, call)
+    agent = ex.world.agora.update_agent(_project(ex), ex.path["agent_id"], (ex.body or {}).get("properties") or {})
+    return _status(agent, ex)
 
 
-def speak_agent(call: Call) -> Response:
+def speak_agent(ex: Exchange) -> Response:
     """POST …/agents/{agent_id}/speak"""
-    body = call.body
+    body = ex.body
     interruptable = body.get("interruptable")
-    agent, _ = call.world.agora.speak_agent(
-        _project(call),
-        call.path["agent_id"],
+    agent, _ = ex.world.agora.speak_agent(
+        _project(ex),
+        ex.path["agent_id"],
         body["text"],
         body.get("priority") or "INTERRUPT",
         True if interruptable is None else interruptable,
     )
-    return _action_reply(call, agent)
+    return _action_reply(ex, agent)
 
 
-def interrupt_agent(call: Call) -> Response:
+def interrupt_agent(ex: Exchange) -> Response:
     """POST …/agents/{agent_id}/interrupt"""
-    agent = call.world.agora.interrupt_agent(_project(call), call.path["agent_id"])
-    return _action_reply(call, agent)
+    agent = ex.world.agora.interrupt_agent(_project(ex), ex.path["agent_id"])
+    return _action_reply(ex, agent)
 
 
-def think_agent(call: Call) -> Response:
+def think_agent(ex: Exchange) -> Response:
     """POST …/agents/{agent_id}/think"""
-    agent, _ = call.world.agora.think_agent(_project(call), call.path["agent_id"], call.body)
-    return _action_reply(call, agent)
+    agent, _ = ex.world.agora.think_agent(_project(ex), ex.path["agent_id"], ex.body)
+    return _action_reply(ex, agent)

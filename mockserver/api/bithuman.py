@@ -20,7 +20,7 @@ from ..world import World
 from ..world.bithuman import Account, Delivery
 from ..world.errors import DomainError, ErrorCode
 from ..world.ratelimit import Admission
-from .base import Call, Family, json_response
+from .base import Exchange, Family, json_response
 
 __all__ = ["BitHumanFamily", "bithuman_add_context", "bithuman_speak"]
 
@@ -105,33 +105,33 @@ class BitHumanFamily(Family):
         self.world = world
         self._request_ids = itertools.count(1)
 
-    def authenticate(self, call: Call) -> None:
-        call.headers["X-Request-Id"] = f"req_{next(self._request_ids):012x}"
-        account = call.world.bithuman.authenticate(call.request.headers.get("api-secret"))
-        call.principal = account
-        admission = call.world.bithuman.admit(account)
+    def authenticate(self, ex: Exchange) -> None:
+        ex.headers["X-Request-Id"] = f"req_{next(self._request_ids):012x}"
+        account = ex.world.bithuman.authenticate(ex.request.headers.get("api-secret"))
+        ex.principal = account
+        admission = ex.world.bithuman.admit(account)
         if admission is not None:
-            call.headers.update(_limit_headers(admission))
+            ex.headers.update(_limit_headers(admission))
 
-    def finish(self, call: Call | None, response: Response) -> Response:
-        if call is None:
+    def finish(self, ex: Exchange | None, response: Response) -> Response:
+        if ex is None:
             # A refusal before any operation was chosen (unknown route, wrong method, the guard):
             # it still carries the request id the contract documents on every response.
             response.raw_headers.append((b"x-request-id", f"req_{next(self._request_ids):012x}".encode()))
-        return super().finish(call, response)
+        return super().finish(ex, response)
 
-    def reauthenticate(self, call: Call) -> None:
+    def reauthenticate(self, ex: Exchange) -> None:
         # The rate-limit token was taken once, by ``authenticate``.
-        call.principal = call.world.bithuman.authenticate(call.request.headers.get("api-secret"))
+        ex.principal = ex.world.bithuman.authenticate(ex.request.headers.get("api-secret"))
 
-    def tenant(self, call: Call) -> str | None:
-        return call.principal.id if call.principal is not None else None
+    def tenant(self, ex: Exchange) -> str | None:
+        return ex.principal.id if ex.principal is not None else None
 
     def error_tables(self) -> Mapping[str, Mapping[ErrorCode, object]]:
         return _TABLES
 
-    def render(self, error: DomainError, call: Call | None) -> Response:
-        account: Account | None = call.principal if call is not None else None
+    def render(self, error: DomainError, ex: Exchange | None) -> Response:
+        account: Account | None = ex.principal if ex is not None else None
         # Before authentication (or on an unknown route) the server's default dialect speaks.
         dialect = self.world.bithuman.dialect_of(account)
         status, code, template = _TABLES[dialect][error.code]
@@ -152,15 +152,15 @@ class BitHumanFamily(Family):
         return json_response(body, status, headers)
 
 
-def _success(call: Call, delivery: Delivery) -> Response:
-    account: Account = call.principal
-    if call.world.bithuman.dialect_of(account) == "legacy":
+def _success(ex: Exchange, delivery: Delivery) -> Response:
+    account: Account = ex.principal
+    if ex.world.bithuman.dialect_of(account) == "legacy":
         data: dict[str, Any] = {"agent_code": delivery.agent_code}
-        if call.operation.operation_id == "bithuman_add_context":
+        if ex.operation.operation_id == "bithuman_add_context":
             data["context_type"] = delivery.context_type
         data["delivered_to_rooms"] = len(delivery.rooms)
         data["timestamp"] = _iso(delivery.time)
-        message = _SUCCESS_MESSAGE[call.operation.operation_id]
+        message = _SUCCESS_MESSAGE[ex.operation.operation_id]
         return json_response({"success": True, "message": message, "data": data})
     return json_response(
         {
@@ -174,19 +174,19 @@ def _success(call: Call, delivery: Delivery) -> Response:
     )
 
 
-def bithuman_speak(call: Call) -> Response:
+def bithuman_speak(ex: Exchange) -> Response:
     """POST /v1/agent/{agent_code}/speak"""
-    body = call.body
-    delivery = call.world.bithuman.bithuman_speak(
-        call.principal, call.path["agent_code"], body["message"], body.get("room_id")
+    body = ex.body
+    delivery = ex.world.bithuman.bithuman_speak(
+        ex.principal, ex.path["agent_code"], body["message"], body.get("room_id")
     )
-    return _success(call, delivery)
+    return _success(ex, delivery)
 
 
-def bithuman_add_context(call: Call) -> Response:
+def bithuman_add_context(ex: Exchange) -> Response:
     """POST /v1/agent/{agent_code}/add-context"""
-    body = call.body
-    delivery = call.world.bithuman.bithuman_add_context(
-        call.principal, call.path["agent_code"], body["context"], body.get("type"), body.get("room_id")
+    body = ex.body
+    delivery = ex.world.bithuman.bithuman_add_context(
+        ex.principal, ex.path["agent_code"], body["context"], body.get("type"), body.get("room_id")
     )
-    return _success(call, delivery)
+    return _success(ex, delivery)

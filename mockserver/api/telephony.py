@@ -12,7 +12,7 @@ from ..world import World
 from ..world.agora import Principal, Project
 from ..world.errors import DomainError, ErrorCode
 from .agora import authenticate, retry_after, tenant_of
-from .base import Call, Family, json_response
+from .base import Exchange, Family, json_response
 
 __all__ = [
     "TelephonyFamily",
@@ -68,50 +68,50 @@ class TelephonyFamily(Family):
     def __init__(self, world: World) -> None:
         self.world = world
 
-    def authenticate(self, call: Call) -> None:
-        authenticate(call)
+    def authenticate(self, ex: Exchange) -> None:
+        authenticate(ex)
 
-    def reauthenticate(self, call: Call) -> None:
-        authenticate(call)
+    def reauthenticate(self, ex: Exchange) -> None:
+        authenticate(ex)
 
-    def tenant(self, call: Call) -> str | None:
-        return tenant_of(call)
+    def tenant(self, ex: Exchange) -> str | None:
+        return tenant_of(ex)
 
     def error_tables(self) -> Mapping[str, Mapping[ErrorCode, object]]:
         return {"telephony": _ERRORS}
 
-    def render(self, error: DomainError, call: Call | None) -> Response:
+    def render(self, error: DomainError, ex: Exchange | None) -> Response:
         status, error_type = _ERRORS[error.code]
         status = error.details.get("fault_status", status)  # an injected fault chooses its status
         return json_response({"error_type": error_type, "description": error.message}, status, retry_after(error))
 
 
-def _principal(call: Call) -> Principal:
-    principal: Principal = call.principal
+def _principal(ex: Exchange) -> Principal:
+    principal: Principal = ex.principal
     return principal
 
 
-def _project(call: Call) -> Project:
-    project: Project = call.project
+def _project(ex: Exchange) -> Project:
+    project: Project = ex.project
     return project
 
 
 # -- calls ---------------------------------------------------------------------------------------
 
 
-def list_calls(call: Call) -> Response:
+def list_calls(ex: Exchange) -> Response:
     """GET …/projects/{appid}/call"""
-    calls, cursor, total = call.world.telephony.list_calls(_project(call), call.query)
+    calls, cursor, total = ex.world.telephony.list_calls(_project(ex), ex.query)
     items = [c.to_dict(with_reason=False) for c in calls]
     return json_response(
         {"data": {"count": len(items), "list": items}, "meta": {"cursor": cursor, "total": total}, "status": "ok"}
     )
 
 
-def start_call(call: Call) -> Response:
+def start_call(ex: Exchange) -> Response:
     """POST …/projects/{appid}/call"""
     try:
-        placed = call.world.telephony.start_call(_principal(call), _project(call), call.body)
+        placed = ex.world.telephony.start_call(_principal(ex), _project(ex), ex.body)
     except DomainError as error:
         if error.code == "conflict":  # a name or uid in use: the call API documents no 409
             raise DomainError(ErrorCode.INVALID, error.message) from None
@@ -119,46 +119,46 @@ def start_call(call: Call) -> Response:
     return json_response({"agent_id": placed.agent.agent_id})
 
 
-def get_call(call: Call) -> Response:
+def get_call(ex: Exchange) -> Response:
     """GET …/projects/{appid}/calls/{agent_id}"""
-    return json_response(call.world.telephony.get_call(_project(call), call.path["agent_id"]).to_dict())
+    return json_response(ex.world.telephony.get_call(_project(ex), ex.path["agent_id"]).to_dict())
 
 
-def hangup_call(call: Call) -> Response:
+def hangup_call(ex: Exchange) -> Response:
     """POST …/projects/{appid}/calls/{agent_id}/hangup: ends the call and its agent."""
-    call.world.telephony.hangup_call(_project(call), call.path["agent_id"])
+    ex.world.telephony.hangup_call(_project(ex), ex.path["agent_id"])
     return json_response({})
 
 
 # -- phone numbers (account level) ---------------------------------------------------------------
 
 
-def list_phone_numbers(call: Call) -> Response:
+def list_phone_numbers(ex: Exchange) -> Response:
     """GET /v2/phone-numbers: a bare array."""
-    numbers = call.world.telephony.list_phone_numbers(_principal(call).customer)
+    numbers = ex.world.telephony.list_phone_numbers(_principal(ex).customer)
     return json_response([n.to_dict() for n in numbers])
 
 
-def add_phone_number(call: Call) -> Response:
+def add_phone_number(ex: Exchange) -> Response:
     """POST /v2/phone-numbers: 201."""
-    record = call.world.telephony.add_phone_number(_principal(call).customer, call.body)
+    record = ex.world.telephony.add_phone_number(_principal(ex).customer, ex.body)
     return json_response(record.to_dict(), 201)
 
 
-def get_phone_number(call: Call) -> Response:
+def get_phone_number(ex: Exchange) -> Response:
     """GET /v2/phone-numbers/{phone_number} (``+`` or ``%2B``)."""
-    record = call.world.telephony.get_phone_number(_principal(call).customer, call.path["phone_number"])
+    record = ex.world.telephony.get_phone_number(_principal(ex).customer, ex.path["phone_number"])
     return json_response(record.to_dict())
 
 
-def update_phone_number(call: Call) -> Response:
+def update_phone_number(ex: Exchange) -> Response:
     """PATCH /v2/phone-numbers/{phone_number}"""
-    body: dict[str, Any] = call.body or {}
-    record = call.world.telephony.update_phone_number(_principal(call).customer, call.path["phone_number"], body)
+    body: dict[str, Any] = ex.body or {}
+    record = ex.world.telephony.update_phone_number(_principal(ex).customer, ex.path["phone_number"], body)
     return json_response(record.to_dict())
 
 
-def delete_phone_number(call: Call) -> Response:
+def delete_phone_number(ex: Exchange) -> Response:
     """DELETE /v2/phone-numbers/{phone_number}: 204, no body."""
-    call.world.telephony.delete_phone_number(_principal(call).customer, call.path["phone_number"])
+    ex.world.telephony.delete_phone_number(_principal(ex).customer, ex.path["phone_number"])
     return Response(status_code=204)

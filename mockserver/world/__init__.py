@@ -56,6 +56,7 @@ class World:
         self.bithuman = BitHumanWorld(self, bithuman_dialect)
         self.agora = AgoraWorld(self)
         self.telephony = TelephonyWorld(self)
+        self.agora.customer_removed.append(self.telephony.clear)
         # Fixture documents applied at start-up; ``reset`` goes back to them.
         self._boot: list[dict[str, Any]] = []
 

@@ -257,6 +257,10 @@ class AgoraWorld:
         self._lock: threading.RLock = world.lock
         self.customers: dict[str, Customer] = {}
         self.projects: dict[str, Project] = {}  # appid -> project, across customers
+        # Called under the world lock when a customer goes (None: every customer): what other
+        # parts of the world hold for a customer (telephony's numbers and calls) goes with it.
+        # ``World`` wires them, so this module knows no other vendor.
+        self.customer_removed: list[Callable[[Customer | None], None]] = []
 
     # -- authentication ------------------------------------------------------------------------
 
@@ -594,7 +598,8 @@ class AgoraWorld:
         with self._lock:
             self.customers.clear()
             self.projects.clear()
-            self._world.telephony.clear()
+            for listener in self.customer_removed:
+                listener(None)
 
     def snapshot(self) -> Callable[[], None]:
         """A function that puts the customers back as they are now (loading replaces them whole)."""
@@ -639,7 +644,8 @@ class AgoraWorld:
     def delete_customer(self, customer_id: str) -> None:
         with self._lock:
             customer = self.get_customer(customer_id)
-            self._world.telephony.clear(customer)
+            for listener in self.customer_removed:
+                listener(customer)
             for appid in customer.projects:
                 self.projects.pop(appid, None)
             del self.customers[customer_id]
