@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware.errors import ServerErrorMiddleware
+from starlette.types import ASGIApp
 
 from .accesslog import AccessLog
 from .admin import ProblemFamily, dashboard, faults, journal, stream
@@ -26,7 +28,22 @@ from .routing import DEFAULT_BODY_LIMIT, NotFound, SpecRouter, bind, build_endpo
 from .spec import load_spec
 from .world import World
 
-__all__ = ["create_app", "default_handlers"]
+__all__ = ["MockApp", "create_app", "default_handlers"]
+
+
+class MockApp(Starlette):
+    """Starlette, without the exception middleware its routes need and ours do not.
+
+    Every endpoint renders its own refusals in its vendor's envelope and catches what it did not
+    expect (see ``pipeline``), so Starlette's ``ExceptionMiddleware`` would only wrap every request
+    and its ``send`` once more. ``ServerErrorMiddleware`` stays outermost: the last resort.
+    """
+
+    def build_middleware_stack(self) -> ASGIApp:
+        app: ASGIApp = self.router
+        for cls, args, kwargs in reversed(self.user_middleware):
+            app = cls(app, *args, **kwargs)
+        return ServerErrorMiddleware(app, debug=self.debug)
 
 
 def default_handlers() -> dict[str, Callable[[Exchange], Any]]:
@@ -89,7 +106,7 @@ def create_app(
     # contract's table: each tag's x-path-prefix, or what its operations' paths alone start with).
     prefixes = [(pattern, families[tag]) for pattern, tag in load_contract().prefixes() if tag in families]
     not_found = NotFound(prefixes, families["Control plane"], known, world)
-    app = Starlette()
+    app = MockApp()
     # Routing is the spec's table (see SpecRouter); Starlette keeps the middleware stack around it.
     app.router = SpecRouter(endpoints, not_found)  # type: ignore[assignment]
     app.state.world = world

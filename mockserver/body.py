@@ -6,7 +6,7 @@ from typing import Any
 
 import orjson
 import yaml
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from .fixtures import YamlLimitError, parse_yaml
 from .spec import Operation
@@ -21,18 +21,30 @@ _YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml")
 async def read_body(request: Request, limit: int) -> bytes:
     """The raw body, refusing more than ``limit`` bytes before reading them where possible."""
     declared = request.headers.get("content-length")
+    counted = True  # without a declared length, count while reading
     if declared is not None and declared.isdigit():
         if int(declared) > limit:
             raise DomainError(ErrorCode.PAYLOAD_TOO_LARGE, f"Request body is larger than {limit} bytes", limit=limit)
-        return await request.body()
+        counted = False  # the server holds the body to its declared length
+    # The ASGI messages themselves, as Request.stream reads them, without its async generator:
+    # this runs for every request.
+    receive = request.receive
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise DomainError(ErrorCode.PAYLOAD_TOO_LARGE, f"Request body is larger than {limit} bytes", limit=limit)
-        chunks.append(chunk)
-    return b"".join(chunks)
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        chunk: bytes = message.get("body", b"")
+        if chunk:
+            size += len(chunk)
+            if counted and size > limit:
+                raise DomainError(
+                    ErrorCode.PAYLOAD_TOO_LARGE, f"Request body is larger than {limit} bytes", limit=limit
+                )
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def parse_body(op: Operation, content_type: str | None, raw: bytes) -> Any:
