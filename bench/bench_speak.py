@@ -200,6 +200,17 @@ def median_run(runs: list[WrkResult]) -> WrkResult:
     return sorted(runs, key=lambda r: r.requests_per_s)[(len(runs) - 1) // 2]
 
 
+def add_baseline_option(parser: argparse.ArgumentParser) -> None:
+    """``--baseline-tree DIR``: also run the mock from another source tree, as ``base``, in the same rounds."""
+    parser.add_argument(
+        "--baseline-tree",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="also run the mock from another source tree (e.g. an export of main), as 'base', in the same rounds",
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=10, help="seconds of measured load per server and round")
@@ -211,13 +222,7 @@ def main() -> int:
         "--port-base", type=int, default=None, help="use ports N (mock) and N+1 (bare); default: two free ports"
     )
     parser.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the figures here")
-    parser.add_argument(
-        "--baseline-tree",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="also serve the mock from another source tree (e.g. an export of main), as 'base', in the same rounds",
-    )
+    add_baseline_option(parser)
     args = parser.parse_args()
     if args.rounds < 1 or args.duration <= 0 or args.connections < args.threads or args.threads < 1:
         parser.error("need --rounds >= 1, --duration > 0 and --connections >= --threads >= 1")

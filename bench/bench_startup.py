@@ -19,7 +19,6 @@ Run: ``.venv/bin/python bench/bench_startup.py [--rounds 5] [--json PATH]``.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import statistics
 import subprocess
@@ -29,22 +28,11 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from bench_speak import BODY, HEADERS, HTTP, LOOP, PATH, add_baseline_option, free_port, stop
+
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
-PATH = "/v1/agent/A12345678/speak"
-HEADERS = {"api-secret": "YOUR_API_SECRET", "Content-Type": "application/json"}
-BODY = b'{"message": "We have a 20% discount available today.", "room_id": "customer_session_1"}'
 POLL_S = 0.005
-LOOP = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
-HTTP = "httptools" if importlib.util.find_spec("httptools") else "h11"
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def commands(port: int) -> dict[str, list[str]]:
@@ -96,25 +84,14 @@ def first_200(name: str, command: list[str], port: int, cwd: Path = REPO, deadli
             time.sleep(POLL_S)
         raise SystemExit(f"{name} gave no 200 within {deadline_s:.0f} s")
     finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=5, help="launches per server, alternating servers")
     parser.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the figures here")
-    parser.add_argument(
-        "--baseline-tree",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="also launch the mock from another source tree (e.g. an export of main), as 'base'",
-    )
+    add_baseline_option(parser)
     args = parser.parse_args()
     if args.rounds < 1:
         parser.error("need --rounds >= 1")

@@ -8,11 +8,10 @@ from typing import Any
 
 from starlette.responses import Response
 
-from ..world import World
 from ..world.agora import Principal, Project
 from ..world.errors import DomainError, ErrorCode
-from .agora import authenticate, retry_after, tenant_of
-from .base import Exchange, Family, json_response
+from .agora import AgoraFamily, retry_after
+from .base import Exchange, json_response
 
 __all__ = [
     "TelephonyFamily",
@@ -62,20 +61,10 @@ _ERRORS: dict[ErrorCode, tuple[int, str]] = {
 }
 
 
-class TelephonyFamily(Family):
+class TelephonyFamily(AgoraFamily):
+    """Agora's credentials and projects, the telephony envelope ``{error_type, description}``."""
+
     name = "telephony"
-
-    def __init__(self, world: World) -> None:
-        self.world = world
-
-    def authenticate(self, ex: Exchange) -> None:
-        authenticate(ex)
-
-    def reauthenticate(self, ex: Exchange) -> None:
-        authenticate(ex)
-
-    def tenant(self, ex: Exchange) -> str | None:
-        return tenant_of(ex)
 
     def error_tables(self) -> Mapping[str, Mapping[ErrorCode, object]]:
         return {"telephony": _ERRORS}
