@@ -200,6 +200,17 @@ def median_run(runs: list[WrkResult]) -> WrkResult:
     return sorted(runs, key=lambda r: r.requests_per_s)[(len(runs) - 1) // 2]
 
 
+def add_baseline_option(parser: argparse.ArgumentParser) -> None:
+    """``--baseline-tree DIR``: also run the mock from another source tree, as ``base``, in the same rounds."""
+    parser.add_argument(
+        "--baseline-tree",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="also run the mock from another source tree (e.g. an export of main), as 'base', in the same rounds",
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=10, help="seconds of measured load per server and round")
@@ -211,6 +222,7 @@ def main() -> int:
         "--port-base", type=int, default=None, help="use ports N (mock) and N+1 (bare); default: two free ports"
     )
     parser.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the figures here")
+    add_baseline_option(parser)
     args = parser.parse_args()
     if args.rounds < 1 or args.duration <= 0 or args.connections < args.threads or args.threads < 1:
         parser.error("need --rounds >= 1, --duration > 0 and --connections >= --threads >= 1")
@@ -226,32 +238,37 @@ def main() -> int:
     pinned = shutil.which("taskset") is not None and ncpu >= 2
     server_prefix = ["taskset", "-c", str(cpus[0])] if pinned else []
     wrk_prefix = ["taskset", "-c", str(cpus[1])] if pinned else []
+    targets = dict(TARGETS)
+    if args.baseline_tree is not None:
+        targets["base"] = TARGETS["mock"]
     if args.port_base is not None:
-        ports = {"mock": args.port_base, "bare": args.port_base + 1}
+        ports = {name: args.port_base + i for i, name in enumerate(targets)}
     else:
-        ports = {name: free_port() for name in TARGETS}
+        ports = {name: free_port() for name in targets}
     urls = {name: f"http://127.0.0.1:{port}{PATH}" for name, port in ports.items()}
 
     procs: dict[str, subprocess.Popen[bytes]] = {}
-    runs: dict[str, list[WrkResult]] = {name: [] for name in TARGETS}
+    runs: dict[str, list[WrkResult]] = {name: [] for name in targets}
     try:
-        for name, target in TARGETS.items():
+        for name, target in targets.items():
             # Both servers get the same command line but for the app: that is the fairness rule.
             command = [sys.executable, "-m", "uvicorn", target, "--factory", "--app-dir", str(BENCH)]
             command += ["--host", "127.0.0.1", "--port", str(ports[name]), *UVICORN_FLAGS]
-            # From the repository root, so that `mockserver` imports from this source tree.
-            procs[name] = subprocess.Popen([*server_prefix, *command], cwd=REPO)
+            # From the repository root, so that `mockserver` imports from this source tree (from the
+            # baseline tree for "base": `python -m` imports from its working directory first).
+            cwd = args.baseline_tree if name == "base" else REPO
+            procs[name] = subprocess.Popen([*server_prefix, *command], cwd=cwd)
         for name, proc in procs.items():
             wait_until_up(name, proc, urls[name])
             check_answer(name, urls[name])
         rss_before = rss_kb(procs["mock"].pid)
         if args.warmup > 0:
-            for name in TARGETS:
+            for name in targets:
                 run_wrk(wrk_prefix, urls[name], args.warmup, args)
         # Alternate the servers, and their order, round by round: on a shared machine the
         # background load drifts, and this spreads the drift over both instead of one.
         for i in range(args.rounds):
-            for name in list(TARGETS)[:: 1 if i % 2 == 0 else -1]:
+            for name in list(targets)[:: 1 if i % 2 == 0 else -1]:
                 print(f"round {i + 1}/{args.rounds}: {name} for {args.duration:g} s", file=sys.stderr)
                 runs[name].append(run_wrk(wrk_prefix, urls[name], args.duration, args))
         rss_after = rss_kb(procs["mock"].pid)
@@ -276,6 +293,12 @@ def main() -> int:
         print(f"{name:6} {m.requests_per_s:10.0f} {m.p50_ms:8.2f} {m.p99_ms:8.2f} {total:10d} {errors:7d}")
     print("(req/s, p50, p99: the median round; requests, errors: all rounds)")
     print(f"mock/bare requests/s: {ratio:.1f}%  (per round: {', '.join(f'{r:.0f}%' for r in per_round)})")
+    if "base" in medians:
+        base_ratio = 100 * medians["base"].requests_per_s / medians["bare"].requests_per_s
+        base_rounds = [
+            100 * m.requests_per_s / b.requests_per_s for m, b in zip(runs["base"], runs["bare"], strict=True)
+        ]
+        print(f"base/bare requests/s: {base_ratio:.1f}%  (per round: {', '.join(f'{r:.0f}%' for r in base_rounds)})")
     print(
         f"mock RSS: {rss_before / 1024:.1f} MiB before, {rss_after / 1024:.1f} MiB after "
         f"({(rss_after - rss_before) / 1024:+.1f} MiB)"

@@ -13,17 +13,18 @@ from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware.errors import ServerErrorMiddleware
+from starlette.types import ASGIApp
 
 from .accesslog import AccessLog
-from .admin import ProblemFamily
+from .admin import ProblemFamily, dashboard, faults, journal, stream
 from .admin import chaos as admin_chaos
 from .admin import coverage as admin_coverage
 from .admin import handlers as admin_handlers
-from .admin import live as admin_live
 from .admin import webhooks as admin_webhooks
 from .api import agora, bithuman, telephony
 from .api import webhooks as api_webhooks
-from .api.base import Call, Family
+from .api.base import Exchange, Family
 from .contract import load_contract
 from .docs_page import DocsPages
 from .fixtures import load_fixture_file
@@ -33,14 +34,30 @@ from .spec import load_spec
 from .webhooks import attach as attach_webhooks
 from .world import World
 
-__all__ = ["create_app", "default_handlers"]
+__all__ = ["MockApp", "create_app", "default_handlers"]
 
 
-def default_handlers() -> dict[str, Callable[[Call], Any]]:
+class MockApp(Starlette):
+    """Starlette, without the exception middleware its routes need and ours do not.
+
+    Every endpoint renders its own refusals in its vendor's envelope and catches what it did not
+    expect (see ``pipeline``), so Starlette's ``ExceptionMiddleware`` would only wrap every request
+    and its ``send`` once more. ``ServerErrorMiddleware`` stays outermost: the last resort.
+    """
+
+    def build_middleware_stack(self) -> ASGIApp:
+        app: ASGIApp = self.router
+        for cls, args, kwargs in reversed(self.user_middleware):
+            app = cls(app, *args, **kwargs)
+        return ServerErrorMiddleware(app, debug=self.debug)
+
+
+def default_handlers() -> dict[str, Callable[[Exchange], Any]]:
     """operationId -> handler, from every module that serves operations."""
-    table: dict[str, Callable[[Call], Any]] = {}
+    table: dict[str, Callable[[Exchange], Any]] = {}
     vendor = (bithuman, agora, telephony, api_webhooks)
-    for module in (*vendor, admin_handlers, admin_live, admin_webhooks, admin_chaos, admin_coverage):
+    admin = (admin_handlers, dashboard, stream, journal, faults, admin_webhooks, admin_chaos, admin_coverage)
+    for module in (*vendor, *admin):
         for name in module.__all__:
             value = getattr(module, name)
             if callable(value) and not isinstance(value, type):
@@ -55,7 +72,7 @@ def create_app(
     seed: int | None = None,
     bithuman_dialect: str = "current",
     body_limit: int = DEFAULT_BODY_LIMIT,
-    handlers: Mapping[str, Callable[[Call], Any]] | None = None,
+    handlers: Mapping[str, Callable[[Exchange], Any]] | None = None,
     access_log: bool = False,
     control_token: str | None = None,
     allowed_hosts: Iterable[str] | None = None,
@@ -98,7 +115,7 @@ def create_app(
     # contract's table: each tag's x-path-prefix, or what its operations' paths alone start with).
     prefixes = [(pattern, families[tag]) for pattern, tag in load_contract().prefixes() if tag in families]
     not_found = NotFound(prefixes, families["Control plane"], known, world)
-    app = Starlette()
+    app = MockApp()
     # Routing is the spec's table (see SpecRouter); Starlette keeps the middleware stack around it.
     app.router = SpecRouter(endpoints, not_found)  # type: ignore[assignment]
     app.state.world = world

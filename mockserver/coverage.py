@@ -28,7 +28,7 @@ from .world.telephony import CALL_OUTCOMES
 if TYPE_CHECKING:
     from starlette.responses import Response
 
-    from .api.base import Call, Family
+    from .api.base import Exchange, Family
     from .world import World
     from .world.errors import DomainError
 
@@ -169,12 +169,12 @@ def _reason(body: bytes) -> str:
 
 
 def record_request(
-    world: World, family: Family, call: Call, response: Response, failure: DomainError | None, tenant: str | None
+    world: World, family: Family, ex: Exchange, response: Response, failure: DomainError | None, tenant: str | None
 ) -> None:
     """Count one answered vendor request (control-plane requests do not count)."""
     if not family.vendor:
         return
-    op, status = call.operation.operation_id, response.status_code
+    op, status = ex.operation.operation_id, response.status_code
     key = f"op {op} {status}"
     if status >= 400:
         reason = _reason(bytes(response.body))
@@ -183,7 +183,7 @@ def record_request(
         world.coverage.record(tenant, (key,))
         return
     if failure is None:
-        where = "one room" if isinstance(call.body, dict) and call.body.get("room_id") else "all rooms"
+        where = "one room" if isinstance(ex.body, dict) and ex.body.get("room_id") else "all rooms"
         world.coverage.record(tenant, (key, f"delivery {where}"))
         return
     outcome = next((name for name, code in DELIVERY_OUTCOMES.items() if code and code == failure.code), None)

@@ -27,7 +27,7 @@ from urllib.parse import parse_qsl, urlencode
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .api.base import Family
-from .world.errors import DomainError
+from .world.errors import DomainError, ErrorCode
 
 __all__ = [
     "DEFAULT_MAX_URL",
@@ -138,15 +138,17 @@ class Guard:
         too_large = scope.get(HEAD_TOO_LARGE)
         url_size = len(scope.get("raw_path") or path.encode()) + len(scope.get("query_string", b""))
         if too_large == "url" or url_size > self.settings.max_url:
-            return DomainError("uri_too_long", f"The URL is longer than {self.settings.max_url} bytes", status=414)
+            return DomainError(
+                ErrorCode.URI_TOO_LONG, f"The URL is longer than {self.settings.max_url} bytes", status=414
+            )
         if too_large == "headers":
-            return DomainError("header_too_large", "The request headers are too large", status=431)
+            return DomainError(ErrorCode.HEADER_TOO_LARGE, "The request headers are too large", status=431)
         allowed = self.settings.allowed_hosts
         if allowed is not None:
             host = _header(scope, b"host")
             if host is not None and not host_allowed(host, allowed):
                 return DomainError(
-                    "misdirected_request",
+                    ErrorCode.MISDIRECTED_REQUEST,
                     f"Host {host!r} is not served here; allow it with --allow-host or MOCKSERVER_ALLOW_HOSTS",
                     status=421,
                 )
@@ -155,7 +157,7 @@ class Guard:
         token = self.settings.control_token
         if token and not _dashboard_file(path) and not self._authorized(scope, path, token):
             return DomainError(
-                "unauthorized",
+                ErrorCode.UNAUTHORIZED,
                 "The control plane needs its token: Authorization: Bearer <token>, or X-Mock-Token",
                 status=401,
             )
@@ -187,8 +189,8 @@ class Guard:
         if family.vendor:
             # Vendor envelopes have no code of their own for these: an invalid request, with the
             # HTTP status that says what was wrong.
-            error = DomainError("invalid", error.message, fault_status=status)
-        response = family.render(error, None)
+            error = DomainError(ErrorCode.INVALID, error.message, fault_status=status)
+        response = family.finish(None, family.render(error, None))
         response.status_code = status
         if status in (414, 431):
             # The rest of an oversized head was discarded unread: this connection is done.

@@ -23,7 +23,7 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 
-from .admin.live import close_streams
+from .admin.stream import close_streams
 from .app import create_app
 from .guard import LOOPBACK_HOSTS
 from .protocol import Limits, ThrottleFilter, loop_exception_handler, protocol_for

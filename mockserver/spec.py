@@ -28,7 +28,7 @@ import jsonschema_rs
 import orjson
 import yaml
 
-from .world.errors import DomainError
+from .world.errors import DomainError, ErrorCode
 
 __all__ = ["Body", "Operation", "Parameter", "Spec", "load_document", "load_spec", "resolve_path_item"]
 
@@ -320,13 +320,13 @@ def schema_error(validator: Any, root: dict[str, Any], instance: Any, prefix: li
     where = list(error.instance_path)
     if isinstance(error.kind, jsonschema_rs.ValidationErrorKind.Required):
         field = clip(_dotted([*prefix, *where, error.kind.property]))
-        return DomainError("missing_field", f"Missing required field: {field}", field=field)
+        return DomainError(ErrorCode.MISSING_FIELD, f"Missing required field: {field}", field=field)
     field = clip(_dotted([*prefix, *where]) or "body")
     node = _failing_node(root, list(error.schema_path))
     # The validator's message quotes the offending value: an error never echoes a huge one whole.
     problem = clip(error.message)
     message = node.get("x-error-message") or f"Invalid value for {field}: {problem}"
-    return DomainError(node.get("x-error-code", "invalid_field"), message, field=field, problem=problem)
+    return DomainError(node.get("x-error-code", ErrorCode.INVALID_FIELD), message, field=field, problem=problem)
 
 
 def clip(text: str, limit: int = 200) -> str:
@@ -343,7 +343,7 @@ def coerce(param: Parameter, text: str) -> Any:
             return float(text)
     except ValueError:
         raise DomainError(
-            "invalid_field",
+            ErrorCode.INVALID_FIELD,
             f"Invalid value for {param.name}: {text!r} is not a valid {param.type}",
             field=param.name,
         ) from None
@@ -351,7 +351,7 @@ def coerce(param: Parameter, text: str) -> Any:
         if text in ("true", "false"):
             return text == "true"
         raise DomainError(
-            "invalid_field", f"Invalid value for {param.name}: {text!r} is not true or false", field=param.name
+            ErrorCode.INVALID_FIELD, f"Invalid value for {param.name}: {text!r} is not true or false", field=param.name
         )
     return text
 
@@ -387,4 +387,6 @@ def check_body(body: Body, value: Any) -> None:
     for name, limit in body.max_bytes:
         text = value.get(name) if isinstance(value, dict) else None
         if isinstance(text, str) and len(text.encode("utf-8", "surrogatepass")) > limit:
-            raise DomainError("invalid_field", f"Invalid value for {name}: longer than {limit} UTF-8 bytes", field=name)
+            raise DomainError(
+                ErrorCode.INVALID_FIELD, f"Invalid value for {name}: longer than {limit} UTF-8 bytes", field=name
+            )

@@ -12,7 +12,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from mockserver import MockServer, World, create_app
-from mockserver.admin.live import EventFeed
+from mockserver.admin.stream import EventFeed
 from mockserver.world.inbox import Inbox
 
 from .conftest import DEFAULT_FIXTURE, DOCS_SECRET

@@ -11,13 +11,13 @@ from typing import Any
 from starlette.responses import Response
 
 from .. import __version__
-from ..api.base import Call, json_response
+from ..api.base import Exchange, json_response
 from ..fixtures import FixtureError, check_document
 from ..spec import load_spec
 from ..world import World
 from ..world.agora import AgoraAgent, Customer
 from ..world.bithuman import Account
-from ..world.errors import DomainError
+from ..world.errors import DomainError, ErrorCode
 
 logger = logging.getLogger("mockserver")
 
@@ -78,126 +78,126 @@ def _no_content() -> Response:
     return Response(status_code=204)
 
 
-def get_health(call: Call) -> Response:
-    started = getattr(call.request.app.state, "started", time.monotonic())
+def get_health(ex: Exchange) -> Response:
+    started = getattr(ex.request.app.state, "started", time.monotonic())
     return json_response(
         {
             "status": "ok",
             "version": __version__,
             "uptime_seconds": round(time.monotonic() - started, 3),
-            "tenants": len(call.world.tenants()),
-            "events": len(call.world.inbox),
+            "tenants": len(ex.world.tenants()),
+            "events": len(ex.world.inbox),
         }
     )
 
 
-def get_version(call: Call) -> Response:
+def get_version(ex: Exchange) -> Response:
     contract = load_spec().document.get("info", {}).get("version", "")
     return json_response({"version": __version__, "contract_version": contract})
 
 
-def get_control_plane_spec(call: Call) -> Response:
+def get_control_plane_spec(ex: Exchange) -> Response:
     return json_response(load_spec("admin/openapi.yaml").document)
 
 
-def reset_world(call: Call) -> Response:
-    tenant = (call.body or {}).get("tenant")
-    call.world.reset(tenant)
-    return json_response({"reset": tenant or "all", "tenants": sorted(call.world.tenants())})
+def reset_world(ex: Exchange) -> Response:
+    tenant = (ex.body or {}).get("tenant")
+    ex.world.reset(tenant)
+    return json_response({"reset": tenant or "all", "tenants": sorted(ex.world.tenants())})
 
 
-def load_fixture(call: Call) -> Response:
+def load_fixture(ex: Exchange) -> Response:
     try:
-        document = check_document(call.body, "<request body>")
+        document = check_document(ex.body, "<request body>")
     except FixtureError as exc:
         raise DomainError(
-            "invalid_fixture",
+            ErrorCode.INVALID_FIXTURE,
             "; ".join(f"{place}: {message}" for place, message in exc.problems),
             problems=[f"{place}: {message}" for place, message in exc.problems],
         ) from None
     # All or nothing: a document that fails half-way leaves the world as it was.
     try:
-        loaded = call.world.load(document, replace=bool(call.query.get("replace")))
+        loaded = ex.world.load(document, replace=bool(ex.query.get("replace")))
     except DomainError:
         raise
     except Exception as exc:  # a combination the schema admits but the world cannot apply: still the caller's 4xx
         logger.exception("fixture could not be applied")
         raise DomainError(
-            "invalid_fixture", f"The fixture could not be applied ({type(exc).__name__}); the world is unchanged"
+            ErrorCode.INVALID_FIXTURE, f"The fixture could not be applied ({type(exc).__name__}); the world is unchanged"
         ) from None
     return json_response({"loaded": loaded})
 
 
-def list_tenants(call: Call) -> Response:
-    return json_response([{"id": t, "vendor": v} for t, v in sorted(call.world.tenants().items())])
+def list_tenants(ex: Exchange) -> Response:
+    return json_response([{"id": t, "vendor": v} for t, v in sorted(ex.world.tenants().items())])
 
 
 # -- bitHuman arrangement ------------------------------------------------------------------------
 
 
-def list_bithuman_accounts(call: Call) -> Response:
-    world = call.world
+def list_bithuman_accounts(ex: Exchange) -> Response:
+    world = ex.world
     with world.lock:
         return json_response([_account(world, a) for a in world.bithuman.accounts.values()])
 
 
-def create_bithuman_account(call: Call) -> Response:
-    body = call.body or {}
-    account = call.world.bithuman.create_account(
+def create_bithuman_account(ex: Exchange) -> Response:
+    body = ex.body or {}
+    account = ex.world.bithuman.create_account(
         body.get("id"),
         secrets=body.get("secrets"),
         dialect=body.get("dialect"),
         rate_limit=body.get("rate_limit"),
         agents=body.get("agents"),
     )
-    return json_response(_account(call.world, account), 201)
+    return json_response(_account(ex.world, account), 201)
 
 
-def get_bithuman_account(call: Call) -> Response:
-    return json_response(_account(call.world, call.world.bithuman.get_account(call.path["account_id"])))
+def get_bithuman_account(ex: Exchange) -> Response:
+    return json_response(_account(ex.world, ex.world.bithuman.get_account(ex.path["account_id"])))
 
 
-def update_bithuman_account(call: Call) -> Response:
-    body = call.body
-    account = call.world.bithuman.update_account(
-        call.path["account_id"],
+def update_bithuman_account(ex: Exchange) -> Response:
+    body = ex.body
+    account = ex.world.bithuman.update_account(
+        ex.path["account_id"],
         secrets=body.get("secrets"),
         dialect=body.get("dialect"),
         rate_limit=body.get("rate_limit"),
         fields=frozenset(body),
     )
-    return json_response(_account(call.world, account))
+    return json_response(_account(ex.world, account))
 
 
-def delete_bithuman_account(call: Call) -> Response:
-    call.world.bithuman.delete_account(call.path["account_id"])
+def delete_bithuman_account(ex: Exchange) -> Response:
+    ex.world.bithuman.delete_account(ex.path["account_id"])
     return _no_content()
 
 
-def create_bithuman_agent(call: Call) -> Response:
-    body = call.body or {}
-    agent = call.world.bithuman.create_agent(call.path["account_id"], body.get("code"), body.get("rooms", ()))
+def create_bithuman_agent(ex: Exchange) -> Response:
+    body = ex.body or {}
+    agent = ex.world.bithuman.create_agent(ex.path["account_id"], body.get("code"), body.get("rooms", ()))
     return json_response(agent.to_dict(), 201)
 
 
-def get_bithuman_agent(call: Call) -> Response:
-    return json_response(call.world.bithuman.get_agent(call.path["account_id"], call.path["agent_code"]).to_dict())
+def get_bithuman_agent(ex: Exchange) -> Response:
+    return json_response(ex.world.bithuman.get_agent(ex.path["account_id"], ex.path["agent_code"]).to_dict())
 
 
-def delete_bithuman_agent(call: Call) -> Response:
-    call.world.bithuman.delete_agent(call.path["account_id"], call.path["agent_code"])
+def delete_bithuman_agent(ex: Exchange) -> Response:
+    ex.world.bithuman.delete_agent(ex.path["account_id"], ex.path["agent_code"])
     return _no_content()
 
 
-def open_bithuman_room(call: Call) -> Response:
-    room_id = (call.body or {}).get("room_id")
-    room = call.world.bithuman.open_room(call.path["account_id"], call.path["agent_code"], room_id)
+def open_bithuman_room(ex: Exchange) -> Response:
+    room_id = (ex.body or {}).get("room_id")
+    room = ex.world.bithuman.open_room(ex.path["account_id"], ex.path["agent_code"], room_id)
     return json_response(room.to_dict(), 201)
 
 
-def close_bithuman_room(call: Call) -> Response:
-    path = call.path
-    room = call.world.bithuman.close_room(path["account_id"], path["agent_code"], path["room_id"])
+def close_bithuman_room(ex: Exchange) -> Response:
+    path = ex.path
+    room = ex.world.bithuman.close_room(path["account_id"], path["agent_code"], path["room_id"])
     return json_response(room.to_dict())
 
 
@@ -239,59 +239,59 @@ def _agent_state(agent: AgoraAgent, **extra: Any) -> dict[str, Any]:
     }
 
 
-def list_agora_customers(call: Call) -> Response:
-    with call.world.lock:
-        return json_response([_customer(c) for c in call.world.agora.customers.values()])
+def list_agora_customers(ex: Exchange) -> Response:
+    with ex.world.lock:
+        return json_response([_customer(c) for c in ex.world.agora.customers.values()])
 
 
-def create_agora_customer(call: Call) -> Response:
-    body = call.body or {}
-    customer = call.world.agora.create_customer(body.get("id"), body.get("secret"), body.get("projects"))
+def create_agora_customer(ex: Exchange) -> Response:
+    body = ex.body or {}
+    customer = ex.world.agora.create_customer(body.get("id"), body.get("secret"), body.get("projects"))
     return json_response(_customer(customer), 201)
 
 
-def get_agora_customer(call: Call) -> Response:
-    return json_response(_customer(call.world.agora.get_customer(call.path["customer_id"])))
+def get_agora_customer(ex: Exchange) -> Response:
+    return json_response(_customer(ex.world.agora.get_customer(ex.path["customer_id"])))
 
 
-def delete_agora_customer(call: Call) -> Response:
-    call.world.agora.delete_customer(call.path["customer_id"])
+def delete_agora_customer(ex: Exchange) -> Response:
+    ex.world.agora.delete_customer(ex.path["customer_id"])
     return _no_content()
 
 
-def create_agora_project(call: Call) -> Response:
-    project = call.world.agora.create_project(call.path["customer_id"], **(call.body or {}))
+def create_agora_project(ex: Exchange) -> Response:
+    project = ex.world.agora.create_project(ex.path["customer_id"], **(ex.body or {}))
     return json_response(project.to_dict(), 201)
 
 
-def get_agora_project(call: Call) -> Response:
-    return json_response(call.world.agora.get_project(call.path["appid"]).to_dict())
+def get_agora_project(ex: Exchange) -> Response:
+    return json_response(ex.world.agora.get_project(ex.path["appid"]).to_dict())
 
 
-def update_agora_project(call: Call) -> Response:
-    return json_response(call.world.agora.update_project(call.path["appid"], call.body).to_dict())
+def update_agora_project(ex: Exchange) -> Response:
+    return json_response(ex.world.agora.update_project(ex.path["appid"], ex.body).to_dict())
 
 
-def get_agora_agent_state(call: Call) -> Response:
-    return json_response(_agent_state(call.world.agora.agent(call.path["appid"], call.path["agent_id"])))
+def get_agora_agent_state(ex: Exchange) -> Response:
+    return json_response(_agent_state(ex.world.agora.agent(ex.path["appid"], ex.path["agent_id"])))
 
 
-def agora_user_joins(call: Call) -> Response:
-    return json_response(_agent_state(call.world.agora.user_joins(call.path["appid"], call.path["agent_id"])))
+def agora_user_joins(ex: Exchange) -> Response:
+    return json_response(_agent_state(ex.world.agora.user_joins(ex.path["appid"], ex.path["agent_id"])))
 
 
-def agora_user_leaves(call: Call) -> Response:
-    return json_response(_agent_state(call.world.agora.user_leaves(call.path["appid"], call.path["agent_id"])))
+def agora_user_leaves(ex: Exchange) -> Response:
+    return json_response(_agent_state(ex.world.agora.user_leaves(ex.path["appid"], ex.path["agent_id"])))
 
 
-def agora_user_says(call: Call) -> Response:
-    agent, outcome = call.world.agora.user_says(call.path["appid"], call.path["agent_id"], call.body["text"])
+def agora_user_says(ex: Exchange) -> Response:
+    agent, outcome = ex.world.agora.user_says(ex.path["appid"], ex.path["agent_id"], ex.body["text"])
     return json_response(_agent_state(agent, outcome=outcome))
 
 
-def fail_agora_agent(call: Call) -> Response:
-    message = (call.body or {}).get("message") or "failed on request of the control plane"
-    return json_response(_agent_state(call.world.agora.fail_agent(call.path["appid"], call.path["agent_id"], message)))
+def fail_agora_agent(ex: Exchange) -> Response:
+    message = (ex.body or {}).get("message") or "failed on request of the control plane"
+    return json_response(_agent_state(ex.world.agora.fail_agent(ex.path["appid"], ex.path["agent_id"], message)))
 
 
 # -- Agora telephony arrangement ------------------------------------------------------------------
@@ -306,39 +306,39 @@ def _call_state(call: Any) -> dict[str, Any]:
     }
 
 
-def set_agora_dial_rules(call: Call) -> Response:
-    customer = call.world.agora.get_customer(call.path["customer_id"])
-    return json_response([r.to_dict() for r in call.world.telephony.set_rules(customer, call.body)])
+def set_agora_dial_rules(ex: Exchange) -> Response:
+    customer = ex.world.agora.get_customer(ex.path["customer_id"])
+    return json_response([r.to_dict() for r in ex.world.telephony.set_rules(customer, ex.body)])
 
 
-def simulate_inbound_call(call: Call) -> Response:
-    customer = call.world.agora.get_customer(call.path["customer_id"])
-    return json_response(_call_state(call.world.telephony.inbound_call(customer, call.body)), 201)
+def simulate_inbound_call(ex: Exchange) -> Response:
+    customer = ex.world.agora.get_customer(ex.path["customer_id"])
+    return json_response(_call_state(ex.world.telephony.inbound_call(customer, ex.body)), 201)
 
 
-def answer_agora_call(call: Call) -> Response:
-    project = call.world.agora.get_project(call.path["appid"])
-    return json_response(_call_state(call.world.telephony.answer(project, call.path["agent_id"])))
+def answer_agora_call(ex: Exchange) -> Response:
+    project = ex.world.agora.get_project(ex.path["appid"])
+    return json_response(_call_state(ex.world.telephony.answer(project, ex.path["agent_id"])))
 
 
-def reject_agora_call(call: Call) -> Response:
-    project = call.world.agora.get_project(call.path["appid"])
-    why = {"busy": "busy", "no_answer": "no answer"}[(call.body or {}).get("reason", "busy")]
-    return json_response(_call_state(call.world.telephony.reject(project, call.path["agent_id"], why)))
+def reject_agora_call(ex: Exchange) -> Response:
+    project = ex.world.agora.get_project(ex.path["appid"])
+    why = {"busy": "busy", "no_answer": "no answer"}[(ex.body or {}).get("reason", "busy")]
+    return json_response(_call_state(ex.world.telephony.reject(project, ex.path["agent_id"], why)))
 
 
-def remote_hangup_agora_call(call: Call) -> Response:
-    project = call.world.agora.get_project(call.path["appid"])
-    return json_response(_call_state(call.world.telephony.remote_hangup(project, call.path["agent_id"])))
+def remote_hangup_agora_call(ex: Exchange) -> Response:
+    project = ex.world.agora.get_project(ex.path["appid"])
+    return json_response(_call_state(ex.world.telephony.remote_hangup(project, ex.path["agent_id"])))
 
 
 # -- inbox and clock -----------------------------------------------------------------------------
 
 
-def list_inbox(call: Call) -> Response:
-    q = call.query
+def list_inbox(ex: Exchange) -> Response:
+    q = ex.query
     since = q.get("since")
-    events, more = call.world.inbox.page(
+    events, more = ex.world.inbox.page(
         tenant=q.get("tenant"),
         vendor=q.get("vendor"),
         agent=q.get("agent"),
@@ -360,25 +360,25 @@ def list_inbox(call: Call) -> Response:
     )
 
 
-def clear_inbox(call: Call) -> Response:
-    return json_response({"dropped": call.world.inbox.clear(call.query.get("tenant"))})
+def clear_inbox(ex: Exchange) -> Response:
+    return json_response({"dropped": ex.world.inbox.clear(ex.query.get("tenant"))})
 
 
-def get_clock(call: Call) -> Response:
-    return json_response(_clock(call.world))
+def get_clock(ex: Exchange) -> Response:
+    return json_response(_clock(ex.world))
 
 
-def freeze_clock(call: Call) -> Response:
+def freeze_clock(ex: Exchange) -> Response:
     # The clock checks the range (epoch to year 9999), so nothing rendered later can overflow.
-    call.world.clock.freeze((call.body or {}).get("at"))
-    return json_response(_clock(call.world))
+    ex.world.clock.freeze((ex.body or {}).get("at"))
+    return json_response(_clock(ex.world))
 
 
-def advance_clock(call: Call) -> Response:
-    call.world.clock.advance(call.body["seconds"])
-    return json_response(_clock(call.world))
+def advance_clock(ex: Exchange) -> Response:
+    ex.world.clock.advance(ex.body["seconds"])
+    return json_response(_clock(ex.world))
 
 
-def resume_clock(call: Call) -> Response:
-    call.world.clock.resume((call.body or {}).get("speed", 1.0))
-    return json_response(_clock(call.world))
+def resume_clock(ex: Exchange) -> Response:
+    ex.world.clock.resume((ex.body or {}).get("speed", 1.0))
+    return json_response(_clock(ex.world))

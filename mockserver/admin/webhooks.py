@@ -8,7 +8,7 @@ from typing import Any
 
 from starlette.responses import Response
 
-from ..api.base import Call, json_response
+from ..api.base import Exchange, json_response
 from ..world.webhooks import Notification, report_agora_error
 
 # The Console's codes for a check that got no valid answer (webhooks-facts §4).
@@ -30,8 +30,8 @@ __all__ = [
 ]
 
 
-def _overview(call: Call) -> dict[str, Any]:
-    hooks = call.world.webhooks
+def _overview(ex: Exchange) -> dict[str, Any]:
+    hooks = ex.world.webhooks
     return {
         "settings": hooks.settings.to_dict(),
         "stats": hooks.stats(),
@@ -40,70 +40,70 @@ def _overview(call: Call) -> dict[str, Any]:
     }
 
 
-def get_webhooks(call: Call) -> Response:
-    return json_response(_overview(call))
+def get_webhooks(ex: Exchange) -> Response:
+    return json_response(_overview(ex))
 
 
-def update_webhook_settings(call: Call) -> Response:
-    call.world.webhooks.update_settings(call.body)
-    return json_response(_overview(call))
+def update_webhook_settings(ex: Exchange) -> Response:
+    ex.world.webhooks.update_settings(ex.body)
+    return json_response(_overview(ex))
 
 
-def list_webhook_deliveries(call: Call) -> Response:
-    query = call.query
-    found = call.world.webhooks.list(tenant=query.get("tenant"), event=query.get("event"), state=query.get("state"))
+def list_webhook_deliveries(ex: Exchange) -> Response:
+    query = ex.query
+    found = ex.world.webhooks.list(tenant=query.get("tenant"), event=query.get("event"), state=query.get("state"))
     limit = query.get("limit")
     found = found[-limit:] if limit else found
     return json_response(
-        {"count": len(found), "stats": call.world.webhooks.stats(), "deliveries": [n.to_dict() for n in found]}
+        {"count": len(found), "stats": ex.world.webhooks.stats(), "deliveries": [n.to_dict() for n in found]}
     )
 
 
-def resend_webhook_delivery(call: Call) -> Response:
-    return json_response(call.world.webhooks.resend(int(call.path["delivery_id"])).to_dict(), 202)
+def resend_webhook_delivery(ex: Exchange) -> Response:
+    return json_response(ex.world.webhooks.resend(int(ex.path["delivery_id"])).to_dict(), 202)
 
 
-def set_agora_webhook(call: Call) -> Response:
-    body = call.body
-    sub = call.world.webhooks.set_agora(call.path["appid"], body["url"], body["secret"], body.get("events"))
+def set_agora_webhook(ex: Exchange) -> Response:
+    body = ex.body
+    sub = ex.world.webhooks.set_agora(ex.path["appid"], body["url"], body["secret"], body.get("events"))
     return json_response(sub.to_dict())
 
 
-def get_agora_webhook(call: Call) -> Response:
-    return json_response(call.world.webhooks.get_agora(call.path["appid"]).to_dict())
+def get_agora_webhook(ex: Exchange) -> Response:
+    return json_response(ex.world.webhooks.get_agora(ex.path["appid"]).to_dict())
 
 
-def delete_agora_webhook(call: Call) -> Response:
-    call.world.webhooks.delete_agora(call.path["appid"])
+def delete_agora_webhook(ex: Exchange) -> Response:
+    ex.world.webhooks.delete_agora(ex.path["appid"])
     return Response(status_code=204)
 
 
-def report_agora_agent_error(call: Call) -> Response:
-    agent = report_agora_error(call.world, call.path["appid"], call.path["agent_id"], call.body)
+def report_agora_agent_error(ex: Exchange) -> Response:
+    agent = report_agora_error(ex.world, ex.path["appid"], ex.path["agent_id"], ex.body)
     return json_response({"agent_id": agent.agent_id, "status": agent.conversation.status})
 
 
-def set_bithuman_webhook(call: Call) -> Response:
-    body = call.body
-    sub = call.world.webhooks.set_bithuman(
-        call.path["account_id"], body["url"], body.get("headers"), body.get("events")
+def set_bithuman_webhook(ex: Exchange) -> Response:
+    body = ex.body
+    sub = ex.world.webhooks.set_bithuman(
+        ex.path["account_id"], body["url"], body.get("headers"), body.get("events")
     )
     return json_response(sub.to_dict())
 
 
-def get_bithuman_webhook(call: Call) -> Response:
-    return json_response(call.world.webhooks.get_bithuman(call.path["account_id"]).to_dict())
+def get_bithuman_webhook(ex: Exchange) -> Response:
+    return json_response(ex.world.webhooks.get_bithuman(ex.path["account_id"]).to_dict())
 
 
-def delete_bithuman_webhook(call: Call) -> Response:
-    call.world.webhooks.delete_bithuman(call.path["account_id"])
+def delete_bithuman_webhook(ex: Exchange) -> Response:
+    ex.world.webhooks.delete_bithuman(ex.path["account_id"])
     return Response(status_code=204)
 
 
-async def check_agora_webhook(call: Call) -> Response:
+async def check_agora_webhook(ex: Exchange) -> Response:
     """Send one test notification per subscribed event and report each as the Console does."""
     loop = asyncio.get_running_loop()
-    hooks = call.world.webhooks
+    hooks = ex.world.webhooks
     pending: set[int] = set()
     all_done = asyncio.Event()
 
@@ -116,7 +116,7 @@ async def check_agora_webhook(call: Call) -> Response:
         with contextlib.suppress(RuntimeError):
             loop.call_soon_threadsafe(settle, n)
 
-    sent = hooks.check_agora(call.path["appid"], finished)
+    sent = hooks.check_agora(ex.path["appid"], finished)
     pending.update(n.id for n in sent)
     if pending:
         # A sender busy with other receivers may not get to these in time: they report as unanswered.

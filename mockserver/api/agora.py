@@ -8,14 +8,15 @@ Every 2xx carries a JSON object, since the official SDK parses the body of every
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.responses import Response
 
 from ..world import World
 from ..world.agora import AgoraAgent, Principal, Project
-from ..world.errors import DomainError
-from .base import Call, Family, json_response
+from ..world.errors import DomainError, ErrorCode
+from .base import Exchange, Family, json_response
 
 __all__ = [
     "AgoraFamily",
@@ -32,44 +33,53 @@ __all__ = [
 ]
 
 # code -> (status, reason); the reason names are the SDK's AgentErrorResponse values (§2.8).
-_ERRORS: dict[str, tuple[int, str]] = {
-    "malformed_json": (400, "InvalidRequestBody"),
-    "unsupported_media_type": (400, "InvalidRequestBody"),
-    "missing_field": (400, "MissingRequiredField"),
-    "invalid_field": (400, "InvalidFieldValue"),
-    "invalid": (400, "InvalidFieldValue"),
+_ERRORS: dict[ErrorCode, tuple[int, str]] = {
+    ErrorCode.MALFORMED_JSON: (400, "InvalidRequestBody"),
+    ErrorCode.UNSUPPORTED_MEDIA_TYPE: (400, "InvalidRequestBody"),
+    ErrorCode.MISSING_FIELD: (400, "MissingRequiredField"),
+    ErrorCode.INVALID_FIELD: (400, "InvalidFieldValue"),
+    ErrorCode.INVALID: (400, "InvalidFieldValue"),
     # 401 has no documented reason; InvalidPermission is the nearest of the SDK's values.
-    "unauthorized": (401, "InvalidPermission"),
-    "missing_auth": (401, "InvalidPermission"),
-    "forbidden": (403, "InvalidPermission"),
-    "not_found": (404, "TaskNotFound"),
+    ErrorCode.UNAUTHORIZED: (401, "InvalidPermission"),
+    ErrorCode.MISSING_AUTH: (401, "InvalidPermission"),
+    ErrorCode.FORBIDDEN: (403, "InvalidPermission"),
+    ErrorCode.NOT_FOUND: (404, "TaskNotFound"),
     # An unknown route has no documented reason; the pre-v2.7 catch-all is the least misleading.
-    "route_not_found": (404, "InvalidRequest"),
-    "method_not_allowed": (405, "InvalidRequest"),
-    "conflict": (409, "TaskConflict"),
-    "payload_too_large": (413, "InvalidRequestBody"),
-    "concurrency_limit": (422, "ConcurrencyLimitExceeded"),
-    "rate_limited": (429, "ResourceQuotaLimitExceeded"),
-    "internal": (500, "InternalError"),
+    ErrorCode.ROUTE_NOT_FOUND: (404, "InvalidRequest"),
+    ErrorCode.METHOD_NOT_ALLOWED: (405, "InvalidRequest"),
+    ErrorCode.CONFLICT: (409, "TaskConflict"),
+    ErrorCode.PAYLOAD_TOO_LARGE: (413, "InvalidRequestBody"),
+    ErrorCode.CONCURRENCY_LIMIT: (422, "ConcurrencyLimitExceeded"),
+    ErrorCode.RATE_LIMITED: (429, "ResourceQuotaLimitExceeded"),
+    ErrorCode.INTERNAL: (500, "InternalError"),
     # Statuses fault rules can inject (§2.8).
-    "unprocessable": (422, "ResourceQuotaLimitExceeded"),
-    "bad_gateway": (502, "ServiceUnavailable"),
-    "unavailable": (503, "ServiceUnavailable"),
-    "timeout": (504, "TaskOperationTimeout"),
+    ErrorCode.UNPROCESSABLE: (422, "ResourceQuotaLimitExceeded"),
+    ErrorCode.BAD_GATEWAY: (502, "ServiceUnavailable"),
+    ErrorCode.UNAVAILABLE: (503, "ServiceUnavailable"),
+    ErrorCode.TIMEOUT: (504, "TaskOperationTimeout"),
+    # Codes of the other families and of the guard (which sets the HTTP status it means).
+    ErrorCode.AGENT_NOT_FOUND: (404, "TaskNotFound"),
+    ErrorCode.NO_ACTIVE_ROOMS: (404, "TaskNotFound"),
+    ErrorCode.PHONE_NUMBER_EXISTS: (409, "TaskConflict"),
+    ErrorCode.INVALID_PHONE_FORMAT: (400, "InvalidFieldValue"),
+    ErrorCode.INVALID_FIXTURE: (400, "InvalidRequestBody"),
+    ErrorCode.URI_TOO_LONG: (400, "InvalidRequest"),
+    ErrorCode.HEADER_TOO_LARGE: (400, "InvalidRequest"),
+    ErrorCode.MISDIRECTED_REQUEST: (400, "InvalidRequest"),
 }
 
 
-def authenticate(call: Call) -> None:
+def authenticate(ex: Exchange) -> None:
     """Shared by the agent and telephony families: who calls, and which project the path names."""
-    principal = call.world.agora.authenticate(call.request.headers.get("authorization"))
-    call.principal = principal
-    appid = call.path.get("appid")
+    principal = ex.world.agora.authenticate(ex.request.headers.get("authorization"))
+    ex.principal = principal
+    appid = ex.path.get("appid")
     if appid is not None:
-        call.project = call.world.agora.project_for(principal, appid)
+        ex.project = ex.world.agora.project_for(principal, appid)
 
 
-def tenant_of(call: Call) -> str | None:
-    principal: Principal | None = call.principal
+def tenant_of(ex: Exchange) -> str | None:
+    principal: Principal | None = ex.principal
     return principal.customer.id if principal is not None else None
 
 
@@ -86,17 +96,20 @@ class AgoraFamily(Family):
         self.world = world
         self._request_ids = itertools.count(1)
 
-    def authenticate(self, call: Call) -> None:
-        authenticate(call)
+    def authenticate(self, ex: Exchange) -> None:
+        authenticate(ex)
 
-    def reauthenticate(self, call: Call) -> None:
-        authenticate(call)
+    def reauthenticate(self, ex: Exchange) -> None:
+        authenticate(ex)
 
-    def tenant(self, call: Call) -> str | None:
-        return tenant_of(call)
+    def tenant(self, ex: Exchange) -> str | None:
+        return tenant_of(ex)
 
-    def render(self, error: DomainError, call: Call | None) -> Response:
-        status, reason = _ERRORS.get(error.code, _ERRORS["internal"])
+    def error_tables(self) -> Mapping[str, Mapping[ErrorCode, object]]:
+        return {"agora": _ERRORS}
+
+    def render(self, error: DomainError, ex: Exchange | None) -> Response:
+        status, reason = _ERRORS[error.code]
         status = error.details.get("fault_status", status)  # an injected fault chooses its status
         body: dict[str, Any] = {"detail": error.message, "reason": reason}
         if status == 409 and "agent_id" in error.details:
@@ -104,33 +117,31 @@ class AgoraFamily(Family):
         return json_response(body, status, retry_after(error))
 
 
-def _project(call: Call) -> Project:
-    project: Project = call.project
+def _project(ex: Exchange) -> Project:
+    project: Project = ex.project
     return project
 
 
-def _action_reply(call: Call, agent: AgoraAgent) -> Response:
-    return json_response(
-        {"agent_id": agent.agent_id, "channel": agent.channel, "start_ts": int(call.world.clock.now())}
-    )
+def _action_reply(ex: Exchange, agent: AgoraAgent) -> Response:
+    return json_response({"agent_id": agent.agent_id, "channel": agent.channel, "start_ts": int(ex.world.clock.now())})
 
 
-def _status(agent: AgoraAgent, call: Call) -> Response:
+def _status(agent: AgoraAgent, ex: Exchange) -> Response:
     return json_response(
         {"agent_id": agent.agent_id, "create_ts": int(agent.created), "status": agent.conversation.status}
     )
 
 
-def start_agent(call: Call) -> Response:
+def start_agent(ex: Exchange) -> Response:
     """POST …/projects/{appid}/join"""
-    principal: Principal = call.principal
-    agent = call.world.agora.start_agent(principal, _project(call), call.body)
-    return _status(agent, call)
+    principal: Principal = ex.principal
+    agent = ex.world.agora.start_agent(principal, _project(ex), ex.body)
+    return _status(agent, ex)
 
 
-def list_agents(call: Call) -> Response:
+def list_agents(ex: Exchange) -> Response:
     """GET …/projects/{appid}/agents"""
-    page, cursor, total = call.world.agora.list_agents(_project(call), call.query)
+    page, cursor, total = ex.world.agora.list_agents(_project(ex), ex.query)
     items = [
         {
             "start_ts": int(a.created),
@@ -146,9 +157,9 @@ def list_agents(call: Call) -> Response:
     )
 
 
-def get_agent(call: Call) -> Response:
+def get_agent(ex: Exchange) -> Response:
     """GET …/agents/{agent_id}"""
-    agent = call.world.agora.get_agent(_project(call), call.path["agent_id"])
+    agent = ex.world.agora.get_agent(_project(ex), ex.path["agent_id"])
     conv = agent.conversation
     return json_response(
         {
@@ -162,9 +173,9 @@ def get_agent(call: Call) -> Response:
     )
 
 
-def get_agent_history(call: Call) -> Response:
+def get_agent_history(ex: Exchange) -> Response:
     """GET …/agents/{agent_id}/history"""
-    agent = call.world.agora.get_agent_history(_project(call), call.path["agent_id"])
+    agent = ex.world.agora.get_agent_history(_project(ex), ex.path["agent_id"])
     return json_response(
         {
             "agent_id": agent.agent_id,
@@ -175,11 +186,11 @@ def get_agent_history(call: Call) -> Response:
     )
 
 
-def get_agent_turns(call: Call) -> Response:
+def get_agent_turns(ex: Exchange) -> Response:
     """GET …/agents/{agent_id}/turns"""
-    agent = call.world.agora.get_agent_turns(_project(call), call.path["agent_id"])
-    page_index = call.query.get("page_index", 1)
-    turns, total_pages = agent.conversation.turns_page(page_index, call.query.get("page_size", 50))
+    agent = ex.world.agora.get_agent_turns(_project(ex), ex.path["agent_id"])
+    page_index = ex.query.get("page_index", 1)
+    turns, total_pages = agent.conversation.turns_page(page_index, ex.query.get("page_size", 50))
     return json_response(
         {
             "agent_id": agent.agent_id,
@@ -196,41 +207,39 @@ def get_agent_turns(call: Call) -> Response:
     )
 
 
-def stop_agent(call: Call) -> Response:
+def stop_agent(ex: Exchange) -> Response:
     """POST …/agents/{agent_id}/leave: stops asynchronously (STOPPING, then STOPPED)."""
-    call.world.agora.stop_agent(_project(call), call.path["agent_id"])
+    ex.world.agora.stop_agent(_project(ex), ex.path["agent_id"])
     return json_response({})
 
 
-def update_agent(call: Call) -> Response:
+def update_agent(ex: Exchange) -> Response:
     """POST …/agents/{agent_id}/update"""
-    agent = call.world.agora.update_agent(
-        _project(call), call.path["agent_id"], (call.body or {}).get("properties") or {}
-    )
-    return _status(agent, call)
+    agent = ex.world.agora.update_agent(_project(ex), ex.path["agent_id"], (ex.body or {}).get("properties") or {})
+    return _status(agent, ex)
 
 
-def speak_agent(call: Call) -> Response:
+def speak_agent(ex: Exchange) -> Response:
     """POST …/agents/{agent_id}/speak"""
-    body = call.body
+    body = ex.body
     interruptable = body.get("interruptable")
-    agent, _ = call.world.agora.speak_agent(
-        _project(call),
-        call.path["agent_id"],
+    agent, _ = ex.world.agora.speak_agent(
+        _project(ex),
+        ex.path["agent_id"],
         body["text"],
         body.get("priority") or "INTERRUPT",
         True if interruptable is None else interruptable,
     )
-    return _action_reply(call, agent)
+    return _action_reply(ex, agent)
 
 
-def interrupt_agent(call: Call) -> Response:
+def interrupt_agent(ex: Exchange) -> Response:
     """POST …/agents/{agent_id}/interrupt"""
-    agent = call.world.agora.interrupt_agent(_project(call), call.path["agent_id"])
-    return _action_reply(call, agent)
+    agent = ex.world.agora.interrupt_agent(_project(ex), ex.path["agent_id"])
+    return _action_reply(ex, agent)
 
 
-def think_agent(call: Call) -> Response:
+def think_agent(ex: Exchange) -> Response:
     """POST …/agents/{agent_id}/think"""
-    agent, _ = call.world.agora.think_agent(_project(call), call.path["agent_id"], call.body)
-    return _action_reply(call, agent)
+    agent, _ = ex.world.agora.think_agent(_project(ex), ex.path["agent_id"], ex.body)
+    return _action_reply(ex, agent)

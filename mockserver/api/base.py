@@ -1,13 +1,14 @@
-"""What every vendor's HTTP layer shares: the per-request ``Call``, JSON responses, ``Family``.
+"""What every vendor's HTTP layer shares: the per-request ``Exchange``, JSON responses, ``Family``.
 
 A *family* is one error envelope and one way of authenticating: bitHuman, Agora agents, Agora
 telephony (and phone numbers), and the control plane. The router asks the operation's family to
-authenticate the call and to render any ``DomainError`` — the one place each envelope is built.
+authenticate the exchange and to render any ``DomainError`` — the one place each envelope is built.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -19,9 +20,9 @@ if TYPE_CHECKING:
 
     from ..spec import Operation
     from ..world import World
-    from ..world.errors import DomainError
+    from ..world.errors import DomainError, ErrorCode
 
-__all__ = ["Call", "Family", "json_response"]
+__all__ = ["Exchange", "Family", "json_response"]
 
 
 def json_response(
@@ -38,7 +39,7 @@ def json_response(
 
 
 @dataclass(slots=True)
-class Call:
+class Exchange:
     """One request on its way through the pipeline: what the handler gets."""
 
     operation: Operation
@@ -58,10 +59,10 @@ class Family:
     name = "family"
     vendor = True  # vendor traffic: journaled and subject to fault rules; the control plane is neither
 
-    def authenticate(self, call: Call) -> None:
-        """Check credentials; set ``call.principal``. Raise ``DomainError`` to refuse."""
+    def authenticate(self, ex: Exchange) -> None:
+        """Check credentials; set ``ex.principal``. Raise ``DomainError`` to refuse."""
 
-    def reauthenticate(self, call: Call) -> None:
+    def reauthenticate(self, ex: Exchange) -> None:
         """Check the credentials again, against the world as it is now, without metering.
 
         The router calls it once the body is read, with no await left before the handler: the
@@ -69,17 +70,22 @@ class Family:
         rotated), and the handler must act for who the caller is now, not who it was.
         """
 
-    def tenant(self, call: Call) -> str | None:
-        """The tenant id of an authenticated call (for fault rules and the journal)."""
+    def tenant(self, ex: Exchange) -> str | None:
+        """The tenant id of an authenticated exchange (for fault rules and the journal)."""
         return None
 
-    def render(self, error: DomainError, call: Call | None) -> Response:  # pragma: no cover - abstract
+    def error_tables(self) -> Mapping[str, Mapping[ErrorCode, object]]:  # pragma: no cover - abstract
+        """Name -> the table ``render`` looks codes up in (one per dialect); each must map every code."""
         raise NotImplementedError
 
-    def finish(self, call: Call, response: Response) -> Response:
-        if call.headers:
+    def render(self, error: DomainError, ex: Exchange | None) -> Response:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def finish(self, ex: Exchange | None, response: Response) -> Response:
+        """Add the headers every response of this family carries (``ex`` is None before routing)."""
+        if ex is not None and ex.headers:
             # Appending raw headers is much cheaper than MutableHeaders.update on the hot path.
             response.raw_headers.extend(
-                (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in call.headers.items()
+                (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in ex.headers.items()
             )
         return response

@@ -16,6 +16,7 @@ or per server:
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,49 +24,63 @@ from starlette.responses import Response
 
 from ..world import World
 from ..world.bithuman import Account, Delivery
-from ..world.errors import DomainError
+from ..world.errors import DomainError, ErrorCode
 from ..world.ratelimit import Admission
-from .base import Call, Family, json_response
+from .base import Exchange, Family, json_response
 
 __all__ = ["BitHumanFamily", "bithuman_add_context", "bithuman_speak"]
 
 # code -> (status, vendor code, message) per dialect; ``{...}`` are filled from the error details.
 # A message of ``None`` keeps the one the error carries (it already says what was wrong).
-_CURRENT: dict[str, tuple[int, str, str | None]] = {
-    "missing_auth": (401, "MISSING_AUTH", "Missing api-secret header"),
-    "unauthorized": (401, "UNAUTHORIZED", "Invalid API secret"),
-    "agent_not_found": (404, "NOT_FOUND", "Agent not found for code: {agent_code}"),
-    "no_active_rooms": (404, "NOT_FOUND", None),
-    "missing_field": (400, "MISSING_PARAM", None),
-    "invalid_field": (400, "VALIDATION_ERROR", None),
-    "invalid": (400, "VALIDATION_ERROR", None),
-    "malformed_json": (400, "VALIDATION_ERROR", None),
-    "unsupported_media_type": (400, "VALIDATION_ERROR", None),
-    "payload_too_large": (413, "PAYLOAD_TOO_LARGE", None),
-    "route_not_found": (404, "NOT_FOUND", None),
-    "method_not_allowed": (405, "METHOD_NOT_ALLOWED", None),
-    "rate_limited": (429, "RATE_LIMITED", None),
-    "internal": (500, "INTERNAL_ERROR", None),
+_CURRENT: dict[ErrorCode, tuple[int, str, str | None]] = {
+    ErrorCode.MISSING_AUTH: (401, "MISSING_AUTH", "Missing api-secret header"),
+    ErrorCode.UNAUTHORIZED: (401, "UNAUTHORIZED", "Invalid API secret"),
+    ErrorCode.AGENT_NOT_FOUND: (404, "NOT_FOUND", "Agent not found for code: {agent_code}"),
+    ErrorCode.NO_ACTIVE_ROOMS: (404, "NOT_FOUND", None),
+    ErrorCode.MISSING_FIELD: (400, "MISSING_PARAM", None),
+    ErrorCode.INVALID_FIELD: (400, "VALIDATION_ERROR", None),
+    ErrorCode.INVALID: (400, "VALIDATION_ERROR", None),
+    ErrorCode.MALFORMED_JSON: (400, "VALIDATION_ERROR", None),
+    ErrorCode.UNSUPPORTED_MEDIA_TYPE: (400, "VALIDATION_ERROR", None),
+    ErrorCode.PAYLOAD_TOO_LARGE: (413, "PAYLOAD_TOO_LARGE", None),
+    ErrorCode.ROUTE_NOT_FOUND: (404, "NOT_FOUND", None),
+    ErrorCode.METHOD_NOT_ALLOWED: (405, "METHOD_NOT_ALLOWED", None),
+    ErrorCode.RATE_LIMITED: (429, "RATE_LIMITED", None),
+    ErrorCode.INTERNAL: (500, "INTERNAL_ERROR", None),
     # Statuses fault rules can inject (BH-ERR codes).
-    "forbidden": (403, "ACCOUNT_SUSPENDED", None),
-    "not_found": (404, "NOT_FOUND", None),
-    "unprocessable": (422, "VALIDATION_ERROR", None),
-    "unavailable": (503, "NO_AVAILABLE_WORKERS", None),
-    "bad_gateway": (503, "NO_AVAILABLE_WORKERS", None),
-    "timeout": (503, "NO_AVAILABLE_WORKERS", None),
+    ErrorCode.FORBIDDEN: (403, "ACCOUNT_SUSPENDED", None),
+    ErrorCode.NOT_FOUND: (404, "NOT_FOUND", None),
+    ErrorCode.UNPROCESSABLE: (422, "VALIDATION_ERROR", None),
+    ErrorCode.UNAVAILABLE: (503, "NO_AVAILABLE_WORKERS", None),
+    ErrorCode.BAD_GATEWAY: (503, "NO_AVAILABLE_WORKERS", None),
+    ErrorCode.TIMEOUT: (503, "NO_AVAILABLE_WORKERS", None),
+    ErrorCode.CONCURRENCY_LIMIT: (503, "NO_AVAILABLE_WORKERS", None),
+    # Codes of the other vendors and of the guard: bitHuman documents none of them, and answers any
+    # request it cannot act on with a validation error (the guard sets the HTTP status it means).
+    ErrorCode.CONFLICT: (400, "VALIDATION_ERROR", None),
+    ErrorCode.PHONE_NUMBER_EXISTS: (400, "VALIDATION_ERROR", None),
+    ErrorCode.INVALID_PHONE_FORMAT: (400, "VALIDATION_ERROR", None),
+    ErrorCode.INVALID_FIXTURE: (400, "VALIDATION_ERROR", None),
+    ErrorCode.URI_TOO_LONG: (400, "VALIDATION_ERROR", None),
+    ErrorCode.HEADER_TOO_LARGE: (400, "VALIDATION_ERROR", None),
+    ErrorCode.MISDIRECTED_REQUEST: (400, "VALIDATION_ERROR", None),
 }
-_LEGACY: dict[str, tuple[int, str, str | None]] = {
+_LEGACY: dict[ErrorCode, tuple[int, str, str | None]] = {
     **_CURRENT,
-    "missing_auth": (401, "UNAUTHORIZED", "Invalid api-secret"),
-    "unauthorized": (401, "UNAUTHORIZED", "Invalid api-secret"),
-    "agent_not_found": (404, "AGENT_NOT_FOUND", "Agent with code '{agent_code}' not found"),
-    "no_active_rooms": (404, "NO_ACTIVE_ROOMS", "No active sessions found for agent"),
-    "missing_field": (422, "VALIDATION_ERROR", None),
-    "invalid_field": (422, "VALIDATION_ERROR", None),
-    "invalid": (422, "VALIDATION_ERROR", None),
-    "malformed_json": (422, "VALIDATION_ERROR", None),
-    "unsupported_media_type": (422, "VALIDATION_ERROR", None),
-    "not_found": (404, "AGENT_NOT_FOUND", None),
+    ErrorCode.MISSING_AUTH: (401, "UNAUTHORIZED", "Invalid api-secret"),
+    ErrorCode.UNAUTHORIZED: (401, "UNAUTHORIZED", "Invalid api-secret"),
+    ErrorCode.AGENT_NOT_FOUND: (404, "AGENT_NOT_FOUND", "Agent with code '{agent_code}' not found"),
+    ErrorCode.NO_ACTIVE_ROOMS: (404, "NO_ACTIVE_ROOMS", "No active sessions found for agent"),
+    ErrorCode.MISSING_FIELD: (422, "VALIDATION_ERROR", None),
+    ErrorCode.INVALID_FIELD: (422, "VALIDATION_ERROR", None),
+    ErrorCode.INVALID: (422, "VALIDATION_ERROR", None),
+    ErrorCode.MALFORMED_JSON: (422, "VALIDATION_ERROR", None),
+    ErrorCode.UNSUPPORTED_MEDIA_TYPE: (422, "VALIDATION_ERROR", None),
+    ErrorCode.NOT_FOUND: (404, "AGENT_NOT_FOUND", None),
+    ErrorCode.CONFLICT: (422, "VALIDATION_ERROR", None),
+    ErrorCode.PHONE_NUMBER_EXISTS: (422, "VALIDATION_ERROR", None),
+    ErrorCode.INVALID_PHONE_FORMAT: (422, "VALIDATION_ERROR", None),
+    ErrorCode.INVALID_FIXTURE: (422, "VALIDATION_ERROR", None),
 }
 # The table page documents the legacy codes and statuses; only its success bodies are flat.
 _TABLES = {"current": _CURRENT, "transitional": _LEGACY, "legacy": _LEGACY}
@@ -97,28 +112,38 @@ class BitHumanFamily(Family):
         self.world = world
         self._request_ids = itertools.count(1)
 
-    def authenticate(self, call: Call) -> None:
-        call.headers["X-Request-Id"] = f"req_{next(self._request_ids):012x}"
-        account = call.world.bithuman.authenticate(call.request.headers.get("api-secret"))
-        call.principal = account
-        admission = call.world.bithuman.admit(account)
+    def authenticate(self, ex: Exchange) -> None:
+        ex.headers["X-Request-Id"] = f"req_{next(self._request_ids):012x}"
+        account = ex.world.bithuman.authenticate(ex.request.headers.get("api-secret"))
+        ex.principal = account
+        admission = ex.world.bithuman.admit(account)
         if admission is not None:
-            call.headers.update(_limit_headers(admission))
+            ex.headers.update(_limit_headers(admission))
 
-    def reauthenticate(self, call: Call) -> None:
+    def finish(self, ex: Exchange | None, response: Response) -> Response:
+        if ex is None:
+            # A refusal before any operation was chosen (unknown route, wrong method, the guard):
+            # it still carries the request id the contract documents on every response.
+            response.raw_headers.append((b"x-request-id", f"req_{next(self._request_ids):012x}".encode()))
+        return super().finish(ex, response)
+
+    def reauthenticate(self, ex: Exchange) -> None:
         # The rate-limit token was taken once, by ``authenticate``.
-        call.principal = call.world.bithuman.authenticate(call.request.headers.get("api-secret"))
+        ex.principal = ex.world.bithuman.authenticate(ex.request.headers.get("api-secret"))
 
-    def tenant(self, call: Call) -> str | None:
-        return call.principal.id if call.principal is not None else None
+    def tenant(self, ex: Exchange) -> str | None:
+        return ex.principal.id if ex.principal is not None else None
 
-    def render(self, error: DomainError, call: Call | None) -> Response:
-        account: Account | None = call.principal if call is not None else None
+    def error_tables(self) -> Mapping[str, Mapping[ErrorCode, object]]:
+        return _TABLES
+
+    def render(self, error: DomainError, ex: Exchange | None) -> Response:
+        account: Account | None = ex.principal if ex is not None else None
         # Before authentication the agent code in the path may still name the dialect; on an
         # unknown route the server's default speaks.
-        agent_code = call.path.get("agent_code") if call is not None else None
+        agent_code = ex.path.get("agent_code") if ex is not None else None
         dialect = self.world.bithuman.dialect_of(account, agent_code)
-        status, code, template = _TABLES[dialect].get(error.code, _CURRENT["internal"])
+        status, code, template = _TABLES[dialect][error.code]
         status = error.details.get("fault_status", status)  # an injected fault chooses its status
         message = template.format(**error.details) if template else error.message
         headers: dict[str, str] = {}
@@ -136,16 +161,16 @@ class BitHumanFamily(Family):
         return json_response(body, status, headers)
 
 
-def _success(call: Call, delivery: Delivery) -> Response:
-    account: Account = call.principal
-    dialect = call.world.bithuman.dialect_of(account)
+def _success(ex: Exchange, delivery: Delivery) -> Response:
+    account: Account = ex.principal
+    dialect = ex.world.bithuman.dialect_of(account)
     if dialect == "legacy":
         data: dict[str, Any] = {"agent_code": delivery.agent_code}
-        if call.operation.operation_id == "bithuman_add_context":
+        if ex.operation.operation_id == "bithuman_add_context":
             data["context_type"] = delivery.context_type
         data["delivered_to_rooms"] = len(delivery.rooms)
         data["timestamp"] = _iso(delivery.time)
-        message = _SUCCESS_MESSAGE[call.operation.operation_id]
+        message = _SUCCESS_MESSAGE[ex.operation.operation_id]
         return json_response({"success": True, "message": message, "data": data})
     if dialect == "transitional":
         # Exactly the page's example body: no room lists yet.
@@ -168,19 +193,19 @@ def _success(call: Call, delivery: Delivery) -> Response:
     )
 
 
-def bithuman_speak(call: Call) -> Response:
+def bithuman_speak(ex: Exchange) -> Response:
     """POST /v1/agent/{agent_code}/speak"""
-    body = call.body
-    delivery = call.world.bithuman.bithuman_speak(
-        call.principal, call.path["agent_code"], body["message"], body.get("room_id")
+    body = ex.body
+    delivery = ex.world.bithuman.bithuman_speak(
+        ex.principal, ex.path["agent_code"], body["message"], body.get("room_id")
     )
-    return _success(call, delivery)
+    return _success(ex, delivery)
 
 
-def bithuman_add_context(call: Call) -> Response:
+def bithuman_add_context(ex: Exchange) -> Response:
     """POST /v1/agent/{agent_code}/add-context"""
-    body = call.body
-    delivery = call.world.bithuman.bithuman_add_context(
-        call.principal, call.path["agent_code"], body["context"], body.get("type"), body.get("room_id")
+    body = ex.body
+    delivery = ex.world.bithuman.bithuman_add_context(
+        ex.principal, ex.path["agent_code"], body["context"], body.get("type"), body.get("room_id")
     )
-    return _success(call, delivery)
+    return _success(ex, delivery)

@@ -3,15 +3,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.responses import Response
 
-from ..world import World
 from ..world.agora import Principal, Project
-from ..world.errors import DomainError
-from .agora import authenticate, retry_after, tenant_of
-from .base import Call, Family, json_response
+from ..world.errors import DomainError, ErrorCode
+from .agora import AgoraFamily, retry_after
+from .base import Exchange, json_response
 
 __all__ = [
     "TelephonyFamily",
@@ -26,128 +26,128 @@ __all__ = [
     "update_phone_number",
 ]
 
-_ERRORS: dict[str, tuple[int, str]] = {
+_ERRORS: dict[ErrorCode, tuple[int, str]] = {
     # Every validation failure but a malformed number is 422 (the documented status).
-    "malformed_json": (422, "unprocessable_content"),
-    "unsupported_media_type": (422, "unprocessable_content"),
-    "missing_field": (422, "unprocessable_content"),
-    "invalid_field": (422, "unprocessable_content"),
-    "invalid": (422, "unprocessable_content"),
-    "concurrency_limit": (422, "unprocessable_content"),
-    "invalid_phone_format": (400, "invalid_phone_format"),
-    "unauthorized": (401, "unauthorized"),
-    "missing_auth": (401, "unauthorized"),
-    "forbidden": (401, "unauthorized"),
-    "not_found": (404, "not_found"),
-    "route_not_found": (404, "not_found"),
-    "method_not_allowed": (405, "method_not_allowed"),
-    "conflict": (409, "conflict"),
-    "phone_number_exists": (409, "phone_number_exists"),
-    "payload_too_large": (413, "payload_too_large"),
-    "internal": (500, "internal_server_error"),
+    ErrorCode.MALFORMED_JSON: (422, "unprocessable_content"),
+    ErrorCode.UNSUPPORTED_MEDIA_TYPE: (422, "unprocessable_content"),
+    ErrorCode.MISSING_FIELD: (422, "unprocessable_content"),
+    ErrorCode.INVALID_FIELD: (422, "unprocessable_content"),
+    ErrorCode.INVALID: (422, "unprocessable_content"),
+    ErrorCode.CONCURRENCY_LIMIT: (422, "unprocessable_content"),
+    ErrorCode.INVALID_PHONE_FORMAT: (400, "invalid_phone_format"),
+    ErrorCode.UNAUTHORIZED: (401, "unauthorized"),
+    ErrorCode.MISSING_AUTH: (401, "unauthorized"),
+    ErrorCode.FORBIDDEN: (401, "unauthorized"),
+    ErrorCode.NOT_FOUND: (404, "not_found"),
+    ErrorCode.ROUTE_NOT_FOUND: (404, "not_found"),
+    ErrorCode.METHOD_NOT_ALLOWED: (405, "method_not_allowed"),
+    ErrorCode.CONFLICT: (409, "conflict"),
+    ErrorCode.PHONE_NUMBER_EXISTS: (409, "phone_number_exists"),
+    ErrorCode.PAYLOAD_TOO_LARGE: (413, "payload_too_large"),
+    ErrorCode.INTERNAL: (500, "internal_server_error"),
     # Statuses fault rules can inject.
-    "unprocessable": (422, "unprocessable_content"),
-    "rate_limited": (429, "rate_limited"),
-    "bad_gateway": (502, "bad_gateway"),
-    "unavailable": (503, "service_unavailable"),
-    "timeout": (504, "gateway_timeout"),
+    ErrorCode.UNPROCESSABLE: (422, "unprocessable_content"),
+    ErrorCode.RATE_LIMITED: (429, "rate_limited"),
+    ErrorCode.BAD_GATEWAY: (502, "bad_gateway"),
+    ErrorCode.UNAVAILABLE: (503, "service_unavailable"),
+    ErrorCode.TIMEOUT: (504, "gateway_timeout"),
+    # Codes of the other families and of the guard (which sets the HTTP status it means).
+    ErrorCode.AGENT_NOT_FOUND: (404, "not_found"),
+    ErrorCode.NO_ACTIVE_ROOMS: (404, "not_found"),
+    ErrorCode.INVALID_FIXTURE: (422, "unprocessable_content"),
+    ErrorCode.URI_TOO_LONG: (422, "unprocessable_content"),
+    ErrorCode.HEADER_TOO_LARGE: (422, "unprocessable_content"),
+    ErrorCode.MISDIRECTED_REQUEST: (422, "unprocessable_content"),
 }
 
 
-class TelephonyFamily(Family):
+class TelephonyFamily(AgoraFamily):
+    """Agora's credentials and projects, the telephony envelope ``{error_type, description}``."""
+
     name = "telephony"
 
-    def __init__(self, world: World) -> None:
-        self.world = world
+    def error_tables(self) -> Mapping[str, Mapping[ErrorCode, object]]:
+        return {"telephony": _ERRORS}
 
-    def authenticate(self, call: Call) -> None:
-        authenticate(call)
-
-    def reauthenticate(self, call: Call) -> None:
-        authenticate(call)
-
-    def tenant(self, call: Call) -> str | None:
-        return tenant_of(call)
-
-    def render(self, error: DomainError, call: Call | None) -> Response:
-        status, error_type = _ERRORS.get(error.code, _ERRORS["internal"])
+    def render(self, error: DomainError, ex: Exchange | None) -> Response:
+        status, error_type = _ERRORS[error.code]
         status = error.details.get("fault_status", status)  # an injected fault chooses its status
         return json_response({"error_type": error_type, "description": error.message}, status, retry_after(error))
 
 
-def _principal(call: Call) -> Principal:
-    principal: Principal = call.principal
+def _principal(ex: Exchange) -> Principal:
+    principal: Principal = ex.principal
     return principal
 
 
-def _project(call: Call) -> Project:
-    project: Project = call.project
+def _project(ex: Exchange) -> Project:
+    project: Project = ex.project
     return project
 
 
 # -- calls ---------------------------------------------------------------------------------------
 
 
-def list_calls(call: Call) -> Response:
+def list_calls(ex: Exchange) -> Response:
     """GET …/projects/{appid}/call"""
-    calls, cursor, total = call.world.telephony.list_calls(_project(call), call.query)
+    calls, cursor, total = ex.world.telephony.list_calls(_project(ex), ex.query)
     items = [c.to_dict(with_reason=False) for c in calls]
     return json_response(
         {"data": {"count": len(items), "list": items}, "meta": {"cursor": cursor, "total": total}, "status": "ok"}
     )
 
 
-def start_call(call: Call) -> Response:
+def start_call(ex: Exchange) -> Response:
     """POST …/projects/{appid}/call"""
     try:
-        placed = call.world.telephony.start_call(_principal(call), _project(call), call.body)
+        placed = ex.world.telephony.start_call(_principal(ex), _project(ex), ex.body)
     except DomainError as error:
         if error.code == "conflict":  # a name or uid in use: the call API documents no 409
-            raise DomainError("invalid", error.message) from None
+            raise DomainError(ErrorCode.INVALID, error.message) from None
         raise
     return json_response({"agent_id": placed.agent.agent_id})
 
 
-def get_call(call: Call) -> Response:
+def get_call(ex: Exchange) -> Response:
     """GET …/projects/{appid}/calls/{agent_id}"""
-    return json_response(call.world.telephony.get_call(_project(call), call.path["agent_id"]).to_dict())
+    return json_response(ex.world.telephony.get_call(_project(ex), ex.path["agent_id"]).to_dict())
 
 
-def hangup_call(call: Call) -> Response:
+def hangup_call(ex: Exchange) -> Response:
     """POST …/projects/{appid}/calls/{agent_id}/hangup: ends the call and its agent."""
-    call.world.telephony.hangup_call(_project(call), call.path["agent_id"])
+    ex.world.telephony.hangup_call(_project(ex), ex.path["agent_id"])
     return json_response({})
 
 
 # -- phone numbers (account level) ---------------------------------------------------------------
 
 
-def list_phone_numbers(call: Call) -> Response:
+def list_phone_numbers(ex: Exchange) -> Response:
     """GET /v2/phone-numbers: a bare array."""
-    numbers = call.world.telephony.list_phone_numbers(_principal(call).customer)
+    numbers = ex.world.telephony.list_phone_numbers(_principal(ex).customer)
     return json_response([n.to_dict() for n in numbers])
 
 
-def add_phone_number(call: Call) -> Response:
+def add_phone_number(ex: Exchange) -> Response:
     """POST /v2/phone-numbers: 201."""
-    record = call.world.telephony.add_phone_number(_principal(call).customer, call.body)
+    record = ex.world.telephony.add_phone_number(_principal(ex).customer, ex.body)
     return json_response(record.to_dict(), 201)
 
 
-def get_phone_number(call: Call) -> Response:
+def get_phone_number(ex: Exchange) -> Response:
     """GET /v2/phone-numbers/{phone_number} (``+`` or ``%2B``)."""
-    record = call.world.telephony.get_phone_number(_principal(call).customer, call.path["phone_number"])
+    record = ex.world.telephony.get_phone_number(_principal(ex).customer, ex.path["phone_number"])
     return json_response(record.to_dict())
 
 
-def update_phone_number(call: Call) -> Response:
+def update_phone_number(ex: Exchange) -> Response:
     """PATCH /v2/phone-numbers/{phone_number}"""
-    body: dict[str, Any] = call.body or {}
-    record = call.world.telephony.update_phone_number(_principal(call).customer, call.path["phone_number"], body)
+    body: dict[str, Any] = ex.body or {}
+    record = ex.world.telephony.update_phone_number(_principal(ex).customer, ex.path["phone_number"], body)
     return json_response(record.to_dict())
 
 
-def delete_phone_number(call: Call) -> Response:
+def delete_phone_number(ex: Exchange) -> Response:
     """DELETE /v2/phone-numbers/{phone_number}: 204, no body."""
-    call.world.telephony.delete_phone_number(_principal(call).customer, call.path["phone_number"])
+    ex.world.telephony.delete_phone_number(_principal(ex).customer, ex.path["phone_number"])
     return Response(status_code=204)

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from starlette.responses import Response
 
 from ..world.webhooks import Notification
-from .base import Call, json_response
+from .base import Exchange, json_response
 
 __all__ = [
     "bithuman_create_webhook",
@@ -25,28 +25,28 @@ __all__ = [
 ]
 
 
-def bithuman_create_webhook(call: Call) -> Response:
+def bithuman_create_webhook(ex: Exchange) -> Response:
     """POST /v1/webhooks: the secret is in this answer only."""
-    hook = call.world.webhooks.bithuman_create_webhook(call.principal.id, call.body)
+    hook = ex.world.webhooks.bithuman_create_webhook(ex.principal.id, ex.body)
     return json_response({"success": True, "data": hook.to_dict(with_secret=True)})
 
 
-def bithuman_list_webhooks(call: Call) -> Response:
-    hooks = call.world.webhooks.bithuman_list_webhooks(call.principal.id)
+def bithuman_list_webhooks(ex: Exchange) -> Response:
+    hooks = ex.world.webhooks.bithuman_list_webhooks(ex.principal.id)
     return json_response({"success": True, "data": [h.to_dict() for h in hooks]})
 
 
-def bithuman_get_webhook(call: Call) -> Response:
-    hook = call.world.webhooks.bithuman_get_webhook(call.principal.id, call.path["webhook_id"])
+def bithuman_get_webhook(ex: Exchange) -> Response:
+    hook = ex.world.webhooks.bithuman_get_webhook(ex.principal.id, ex.path["webhook_id"])
     return json_response({"success": True, "data": hook.to_dict()})
 
 
-def bithuman_delete_webhook(call: Call) -> Response:
-    call.world.webhooks.bithuman_delete_webhook(call.principal.id, call.path["webhook_id"])
+def bithuman_delete_webhook(ex: Exchange) -> Response:
+    ex.world.webhooks.bithuman_delete_webhook(ex.principal.id, ex.path["webhook_id"])
     return json_response({"success": True, "deleted": True})
 
 
-async def bithuman_test_webhook(call: Call) -> Response:
+async def bithuman_test_webhook(ex: Exchange) -> Response:
     """POST /v1/webhooks/{id}/test: send a ``ping`` and answer what came of it.
 
     The ping goes through the sender like any event (its thread, its timeout); this request waits
@@ -63,16 +63,16 @@ async def bithuman_test_webhook(call: Call) -> Response:
         with contextlib.suppress(RuntimeError):  # the loop is closing
             loop.call_soon_threadsafe(settle, n)
 
-    hooks = call.world.webhooks
-    n = hooks.bithuman_test_webhook(call.principal.id, call.path["webhook_id"], finished)
+    hooks = ex.world.webhooks
+    n = hooks.bithuman_test_webhook(ex.principal.id, ex.path["webhook_id"], finished)
     await asyncio.wait_for(done, hooks.settings.timeout + 5)
     last = n.attempts[-1]
     data = {"delivered": n.state == "delivered", "status_code": last.status, "attempts": len(n.attempts)}
     return json_response({"success": True, "data": data})
 
 
-def bithuman_list_webhook_deliveries(call: Call) -> Response:
-    found = call.world.webhooks.bithuman_list_webhook_deliveries(call.principal.id, call.path["webhook_id"])
+def bithuman_list_webhook_deliveries(ex: Exchange) -> Response:
+    found = ex.world.webhooks.bithuman_list_webhook_deliveries(ex.principal.id, ex.path["webhook_id"])
     return json_response({"success": True, "data": [_delivery(n) for n in found]})
 
 

@@ -16,7 +16,7 @@ from .bithuman import DIALECTS, BitHumanWorld
 from .chaos import Chaos
 from .clock import Clock, parse_instant
 from .coverage import Coverage
-from .errors import DomainError
+from .errors import DomainError, ErrorCode
 from .faults import Faults
 from .ids import Ids
 from .inbox import DEFAULT_INBOX_LIMIT, Event, Inbox
@@ -64,6 +64,7 @@ class World:
         self.telephony = TelephonyWorld(self)
         self.webhooks = WebhookWorld(self)
         self.inbox.subscribe(self.webhooks.on_event)  # inbox events become vendor webhooks
+        self.agora.customer_removed.append(self.telephony.clear)
         # Fixture documents applied at start-up; ``reset`` goes back to them.
         self._boot: list[dict[str, Any]] = []
 
@@ -181,7 +182,7 @@ class World:
                 spec["id"] for document in self._boot for spec in (document.get("bithuman") or {}).get("accounts", ())
             }
             if tenant not in self.tenants() and tenant not in booted:
-                raise DomainError("not_found", f"no tenant {tenant!r}", tenant=tenant)
+                raise DomainError(ErrorCode.NOT_FOUND, f"no tenant {tenant!r}", tenant=tenant)
             if tenant in self.bithuman.accounts:
                 self.bithuman.delete_account(tenant)
             if tenant in self.agora.customers:

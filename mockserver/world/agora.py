@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import regex
 
 from .conversation import STATUS_CODES, Conversation
-from .errors import DomainError
+from .errors import DomainError, ErrorCode
 
 if TYPE_CHECKING:
     from . import World
@@ -71,11 +71,13 @@ class ResponderRule:
 
     def __post_init__(self) -> None:
         if len(self.match) > MAX_RULE_PATTERN:
-            raise DomainError("invalid", f"responder match is longer than {MAX_RULE_PATTERN} characters")
+            raise DomainError(ErrorCode.INVALID, f"responder match is longer than {MAX_RULE_PATTERN} characters")
         try:
             self.pattern = regex.compile(self.match, regex.IGNORECASE | regex.VERSION0)
         except (regex.error, RecursionError, OverflowError) as exc:
-            raise DomainError("invalid", f"responder match {self.match[:100]!r} is not a valid regex: {exc}") from None
+            raise DomainError(
+                ErrorCode.INVALID, f"responder match {self.match[:100]!r} is not a valid regex: {exc}"
+            ) from None
 
     def found_in(self, text: str) -> bool:
         """Whether the pattern is in ``text``; a search that runs too long counts as no match.
@@ -275,19 +277,27 @@ class AgoraWorld:
         self._lock: threading.RLock = world.lock
         self.customers: dict[str, Customer] = {}
         self.projects: dict[str, Project] = {}  # appid -> project, across customers
+        # Called under the world lock when a customer goes (None: every customer): what other
+        # parts of the world hold for a customer (telephony's numbers and calls) goes with it.
+        # ``World`` wires them, so this module knows no other vendor.
+        self.customer_removed: list[Callable[[Customer | None], None]] = []
 
     # -- authentication ------------------------------------------------------------------------
 
     def authenticate(self, authorization: str | None) -> Principal:
         """Basic ``customer_id:secret``, or ``agora token=<AccessToken2>``; anything else is 401."""
         if not authorization or not authorization.strip():
-            raise DomainError("missing_auth", "Missing Authorization header: use Basic auth or 'agora token=<token>'")
+            raise DomainError(
+                ErrorCode.MISSING_AUTH, "Missing Authorization header: use Basic auth or 'agora token=<token>'"
+            )
         scheme, _, value = authorization.strip().partition(" ")
         if scheme.lower() == "basic":
             return Principal(self._basic(value.strip()))
         if scheme.lower() == "agora" and value.strip().lower().startswith("token="):
             return self._token(value.strip()[6:])
-        raise DomainError("unauthorized", "Unsupported Authorization scheme: use Basic auth or 'agora token=<token>'")
+        raise DomainError(
+            ErrorCode.UNAUTHORIZED, "Unsupported Authorization scheme: use Basic auth or 'agora token=<token>'"
+        )
 
     def _basic(self, value: str) -> Customer:
         # Header values arrive decoded as Latin-1, so they may hold any character: anything that is
@@ -295,12 +305,12 @@ class AgoraWorld:
         try:
             customer_id, sep, secret = base64.b64decode(value.encode("ascii"), validate=True).decode().partition(":")
         except ValueError:
-            raise DomainError("unauthorized", "Malformed Basic credentials") from None
+            raise DomainError(ErrorCode.UNAUTHORIZED, "Malformed Basic credentials") from None
         with self._lock:
             customer = self.customers.get(customer_id)
         ok = customer is not None and sep == ":" and hmac.compare_digest(_digest(secret), _digest(customer.secret))
         if not ok or customer is None:
-            raise DomainError("unauthorized", "Invalid customer ID or customer secret")
+            raise DomainError(ErrorCode.UNAUTHORIZED, "Invalid customer ID or customer secret")
         return customer
 
     def _token(self, token: str) -> Principal:
@@ -320,17 +330,17 @@ class AgoraWorld:
         try:
             parsed = parse_access_token(token)
         except ValueError as exc:
-            raise DomainError("unauthorized", f"Invalid token: {exc}") from None
+            raise DomainError(ErrorCode.UNAUTHORIZED, f"Invalid token: {exc}") from None
         with self._lock:
             project = self.projects.get(parsed["app_id"])
         if project is None:
-            raise DomainError("unauthorized", "Invalid token: its App ID is not a project of this mock")
+            raise DomainError(ErrorCode.UNAUTHORIZED, "Invalid token: its App ID is not a project of this mock")
         if not project.accept_unsigned_tokens and not hmac.compare_digest(
             _token_signature(project.app_certificate, parsed), parsed["signature"]
         ):
-            raise DomainError("unauthorized", "Invalid token: the signature does not match the App Certificate")
+            raise DomainError(ErrorCode.UNAUTHORIZED, "Invalid token: the signature does not match the App Certificate")
         if self._world.clock.now() > parsed["issue_ts"] + parsed["expire"]:
-            raise DomainError("unauthorized", "Invalid token: it has expired")
+            raise DomainError(ErrorCode.UNAUTHORIZED, "Invalid token: it has expired")
         return Principal(self.customers[project.customer_id], project, parsed["channel"])
 
     def project_for(self, principal: Principal, appid: str) -> Project:
@@ -341,11 +351,11 @@ class AgoraWorld:
         """
         if principal.project is not None:
             if principal.project.appid != appid:
-                raise DomainError("unauthorized", f"The token was issued for another App ID, not {appid!r}")
+                raise DomainError(ErrorCode.UNAUTHORIZED, f"The token was issued for another App ID, not {appid!r}")
             return principal.project
         project = principal.customer.projects.get(appid)
         if project is None:
-            raise DomainError("forbidden", f"App ID {appid!r} is not a project of this customer")
+            raise DomainError(ErrorCode.FORBIDDEN, f"App ID {appid!r} is not a project of this customer")
         return project
 
     # -- the agent API ---------------------------------------------------------------------------
@@ -353,11 +363,11 @@ class AgoraWorld:
     def _agent(self, project: Project, agent_id: str, *, running: bool = True) -> AgoraAgent:
         agent = project.agents.get(agent_id)
         if agent is None:
-            raise DomainError("not_found", f"agent {agent_id} not found", agent_id=agent_id)
+            raise DomainError(ErrorCode.NOT_FOUND, f"agent {agent_id} not found", agent_id=agent_id)
         agent.conversation.advance(self._world.clock.now())
         status = agent.conversation.status
         if running and status != "RUNNING":
-            raise DomainError("not_found", f"agent {agent_id} is {status}, not RUNNING", agent_id=agent_id)
+            raise DomainError(ErrorCode.NOT_FOUND, f"agent {agent_id} is {status}, not RUNNING", agent_id=agent_id)
         return agent
 
     def _emit(self, project: Project, agent_id: str, channel: str) -> Callable[..., int]:
@@ -398,17 +408,21 @@ class AgoraWorld:
         _check_uids(props)
         if principal.token_channel is not None and principal.token_channel != props["channel"]:
             raise DomainError(
-                "unauthorized",
+                ErrorCode.UNAUTHORIZED,
                 f"The token was issued for channel {principal.token_channel!r}, not {props['channel']!r}",
             )
         with self._lock:
             now = self._world.clock.now()
             clash = self._still_live(project, project.live_names.get(body["name"]), now)
             if clash is not None:
-                raise DomainError("conflict", f"agent name {body['name']!r} is already in use", agent_id=clash.agent_id)
+                raise DomainError(
+                    ErrorCode.CONFLICT, f"agent name {body['name']!r} is already in use", agent_id=clash.agent_id
+                )
             uid = props["agent_rtc_uid"]
             if uid != "0" and self._still_live(project, project.live_uids.get((props["channel"], uid)), now):
-                raise DomainError("conflict", f"agent_rtc_uid {uid!r} is already used in channel {props['channel']!r}")
+                raise DomainError(
+                    ErrorCode.CONFLICT, f"agent_rtc_uid {uid!r} is already used in channel {props['channel']!r}"
+                )
             limit = project.live_limit
             if len(project.live) >= limit:
                 # Only at the limit does it pay to bring every live agent up to the clock.
@@ -416,7 +430,7 @@ class AgoraWorld:
                     self._still_live(project, other, now)
             if len(project.live) >= limit:
                 raise DomainError(
-                    "concurrency_limit",
+                    ErrorCode.CONCURRENCY_LIMIT,
                     f"project {project.appid} already runs {len(project.live)} agents (limit {limit})",
                 )
             agent_id = "1NT29X" + self._world.ids.token("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", 19)
@@ -524,7 +538,9 @@ class AgoraWorld:
             agent = self._agent(project, agent_id, running=False)
             stopped = agent.conversation.stopped_at
             if not agent.conversation.live and stopped and self._world.clock.now() > stopped + TURNS_KEPT_S:
-                raise DomainError("not_found", f"agent {agent_id}: its turns are kept for 7 days", agent_id=agent_id)
+                raise DomainError(
+                    ErrorCode.NOT_FOUND, f"agent {agent_id}: its turns are kept for 7 days", agent_id=agent_id
+                )
             return agent
 
     def stop_agent(self, project: Project, agent_id: str) -> AgoraAgent:
@@ -532,7 +548,7 @@ class AgoraWorld:
             agent = self._agent(project, agent_id, running=False)
             conv = agent.conversation
             if conv.status in ("STOPPED", "FAILED"):
-                raise DomainError("not_found", f"agent {agent_id} has already exited", agent_id=agent_id)
+                raise DomainError(ErrorCode.NOT_FOUND, f"agent {agent_id} has already exited", agent_id=agent_id)
             if conv.status == "STOPPING" or conv.stop_at is not None:
                 return agent  # already on its way out
             farewell = (agent.properties.get("parameters") or {}).get("farewell_config") or {}
@@ -570,7 +586,9 @@ class AgoraWorld:
         with self._lock:
             agent = self._agent(project, agent_id)
             if agent.mllm:
-                raise DomainError("invalid_field", "speak is not supported for agents that use mllm", field="text")
+                raise DomainError(
+                    ErrorCode.INVALID_FIELD, "speak is not supported for agents that use mllm", field="text"
+                )
             return agent, agent.conversation.speak(self._world.clock.now(), text, priority, interruptable)
 
     def interrupt_agent(self, project: Project, agent_id: str) -> AgoraAgent:
@@ -603,7 +621,8 @@ class AgoraWorld:
         with self._lock:
             self.customers.clear()
             self.projects.clear()
-            self._world.telephony.clear()
+            for listener in self.customer_removed:
+                listener(None)
 
     def snapshot(self) -> Callable[[], None]:
         """A function that puts the customers back as they are now (loading replaces them whole)."""
@@ -628,16 +647,18 @@ class AgoraWorld:
             customer_id = customer_id or "cust_" + ids.token("0123456789abcdef", 16)
             if customer_id in self.customers:
                 if not replace:
-                    raise DomainError("conflict", f"Agora customer {customer_id!r} already exists")
+                    raise DomainError(ErrorCode.CONFLICT, f"Agora customer {customer_id!r} already exists")
                 self.delete_customer(customer_id)
             elif len(self.customers) >= MAX_CUSTOMERS:
-                raise DomainError("invalid", f"the mock holds at most {MAX_CUSTOMERS} Agora customers")
+                raise DomainError(ErrorCode.INVALID, f"the mock holds at most {MAX_CUSTOMERS} Agora customers")
             if len(projects or ()) > MAX_PROJECTS:
-                raise DomainError("invalid", f"a customer has at most {MAX_PROJECTS} projects")
+                raise DomainError(ErrorCode.INVALID, f"a customer has at most {MAX_PROJECTS} projects")
             for spec in projects or ():
                 owner = self.projects.get(spec.get("appid", ""))
                 if owner is not None:
-                    raise DomainError("conflict", f"App ID {spec['appid']!r} already belongs to {owner.customer_id!r}")
+                    raise DomainError(
+                        ErrorCode.CONFLICT, f"App ID {spec['appid']!r} already belongs to {owner.customer_id!r}"
+                    )
             customer = self.customers[customer_id] = Customer(customer_id, secret or ids.secret())
             for spec in projects or ():
                 self.create_project(customer_id, **spec)
@@ -646,7 +667,8 @@ class AgoraWorld:
     def delete_customer(self, customer_id: str) -> None:
         with self._lock:
             customer = self.get_customer(customer_id)
-            self._world.telephony.clear(customer)
+            for listener in self.customer_removed:
+                listener(customer)
             for appid in customer.projects:
                 self.projects.pop(appid, None)
             del self.customers[customer_id]
@@ -655,7 +677,7 @@ class AgoraWorld:
         with self._lock:
             customer = self.customers.get(customer_id)
         if customer is None:
-            raise DomainError("not_found", f"no Agora customer {customer_id!r}")
+            raise DomainError(ErrorCode.NOT_FOUND, f"no Agora customer {customer_id!r}")
         return customer
 
     def create_project(
@@ -674,9 +696,9 @@ class AgoraWorld:
             customer = self.get_customer(customer_id)
             appid = appid or self._world.ids.token("0123456789abcdef", 32)
             if appid in self.projects:
-                raise DomainError("conflict", f"App ID {appid!r} already exists")
+                raise DomainError(ErrorCode.CONFLICT, f"App ID {appid!r} already exists")
             if len(customer.projects) >= MAX_PROJECTS:
-                raise DomainError("invalid", f"a customer has at most {MAX_PROJECTS} projects")
+                raise DomainError(ErrorCode.INVALID, f"a customer has at most {MAX_PROJECTS} projects")
             project = Project(
                 appid,
                 customer_id,
@@ -695,7 +717,7 @@ class AgoraWorld:
         with self._lock:
             project = self.projects.get(appid)
         if project is None:
-            raise DomainError("not_found", f"no Agora project {appid!r}")
+            raise DomainError(ErrorCode.NOT_FOUND, f"no Agora project {appid!r}")
         return project
 
     def update_project(self, appid: str, changes: dict[str, Any]) -> Project:
@@ -741,13 +763,13 @@ class AgoraWorld:
                 return agent, agent.conversation.user_says(self._world.clock.now(), text, strategy)
             except DomainError as exc:
                 # A full queue: the control plane says so as a conflict with the agent's state.
-                raise DomainError("conflict", exc.message, agent_id=agent_id) from None
+                raise DomainError(ErrorCode.CONFLICT, exc.message, agent_id=agent_id) from None
 
     def fail_agent(self, appid: str, agent_id: str, message: str) -> AgoraAgent:
         with self._lock:
             agent = self._agent(self.get_project(appid), agent_id, running=False)
             if not agent.conversation.live:
-                raise DomainError("conflict", f"agent {agent_id} has already exited")
+                raise DomainError(ErrorCode.CONFLICT, f"agent {agent_id} has already exited")
             agent.conversation.fail(self._world.clock.now(), message)
             return agent
 
@@ -768,15 +790,17 @@ def _check_modules(body: dict[str, Any]) -> None:
     llm = props.get("llm")
     if not llm:
         raise DomainError(
-            "missing_field",
+            ErrorCode.MISSING_FIELD,
             "Missing required field: properties.llm (or give preset, pipeline_id or mllm)",
             field="properties.llm",
         )
     if not llm.get("url"):
-        raise DomainError("missing_field", "Missing required field: properties.llm.url", field="properties.llm.url")
+        raise DomainError(
+            ErrorCode.MISSING_FIELD, "Missing required field: properties.llm.url", field="properties.llm.url"
+        )
     if not props.get("tts"):
         raise DomainError(
-            "missing_field",
+            ErrorCode.MISSING_FIELD,
             "Missing required field: properties.tts (or give preset, pipeline_id or mllm)",
             field="properties.tts",
         )
@@ -795,7 +819,7 @@ def _check_uids(props: dict[str, Any]) -> None:
     for uid, may_be_all in uids:
         if not (is_integer_uid(uid) or (may_be_all and uid == "*")):
             raise DomainError(
-                "invalid_field",
+                ErrorCode.INVALID_FIELD,
                 f"Invalid value for uid {uid!r}: uids must be integer strings unless enable_string_uid is true",
                 field="properties.agent_rtc_uid",
             )

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .errors import DomainError
+from .errors import DomainError, ErrorCode
 from .ratelimit import WRITE_TIER_PER_MINUTE, Admission, TokenBucket
 
 if TYPE_CHECKING:
@@ -132,13 +132,13 @@ class BitHumanWorld:
         times say nothing about how much of a guessed secret was right.
         """
         if secret is None or secret == "":
-            raise DomainError("missing_auth", "Missing api-secret header")
+            raise DomainError(ErrorCode.MISSING_AUTH, "Missing api-secret header")
         digest = _digest(secret)
         with self._lock:
             account_id = self._by_secret.get(digest)
             account = self.accounts.get(account_id) if account_id else None
         if account is None or not any(hmac.compare_digest(digest, known) for known in account.digests):
-            raise DomainError("unauthorized", "Invalid api-secret")
+            raise DomainError(ErrorCode.UNAUTHORIZED, "Invalid api-secret")
         return account
 
     def dialect_of(self, account: Account | None, agent_code: str | None = None) -> str:
@@ -173,7 +173,7 @@ class BitHumanWorld:
             admission = bucket.take(self._world.clock.now())
         if not admission.allowed:
             raise DomainError(
-                "rate_limited",
+                ErrorCode.RATE_LIMITED,
                 f"Rate limit exceeded. Retry in {admission.retry_after} seconds.",
                 admission=admission,
             )
@@ -189,7 +189,7 @@ class BitHumanWorld:
         """Give the agent background ``context`` (or speech, when ``type`` is ``speak``)."""
         context_type = type or "add_context"
         if context_type not in CONTEXT_TYPES:
-            raise DomainError("invalid", "Invalid type. Must be one of: speak, add_context", field="type")
+            raise DomainError(ErrorCode.INVALID, "Invalid type. Must be one of: speak, add_context", field="type")
         return self._deliver(account, agent_code, context, room_id, context_type, "bithuman_add_context")
 
     def _deliver(
@@ -198,7 +198,9 @@ class BitHumanWorld:
         with self._lock:
             agent = account.agents.get(agent_code)
             if agent is None:
-                raise DomainError("agent_not_found", f"Agent not found for code: {agent_code}", agent_code=agent_code)
+                raise DomainError(
+                    ErrorCode.AGENT_NOT_FOUND, f"Agent not found for code: {agent_code}", agent_code=agent_code
+                )
             if room_id is None:
                 rooms = agent.active_rooms()
             else:
@@ -209,7 +211,7 @@ class BitHumanWorld:
                 # the agent answers like "no active rooms" (the delivery would reach nobody).
                 hint = f" (room_id {room_id!r} is not an active room of this agent)" if room_id else ""
                 raise DomainError(
-                    "no_active_rooms",
+                    ErrorCode.NO_ACTIVE_ROOMS,
                     f"No active rooms found for agent {agent_code}{hint}",
                     agent_code=agent_code,
                     room_id=room_id,
@@ -252,17 +254,19 @@ class BitHumanWorld:
         with self._lock:
             account_id = account_id or ids.account_id()
             if account_id in self.accounts and not replace:
-                raise DomainError("conflict", f"bitHuman account {account_id!r} already exists", account=account_id)
+                raise DomainError(
+                    ErrorCode.CONFLICT, f"bitHuman account {account_id!r} already exists", account=account_id
+                )
             if account_id not in self.accounts and len(self.accounts) >= MAX_ACCOUNTS:
-                raise DomainError("invalid", f"the mock holds at most {MAX_ACCOUNTS} bitHuman accounts")
+                raise DomainError(ErrorCode.INVALID, f"the mock holds at most {MAX_ACCOUNTS} bitHuman accounts")
             if len(agents or ()) > MAX_AGENTS:
-                raise DomainError("invalid", f"an account has at most {MAX_AGENTS} agents")
+                raise DomainError(ErrorCode.INVALID, f"an account has at most {MAX_AGENTS} agents")
             secrets = list(secrets) if secrets else [ids.secret()]
             for secret in secrets:
                 owner = self._by_secret.get(_digest(secret))
                 if owner is not None and owner != account_id:
                     raise DomainError(
-                        "conflict", f"an api-secret of {account_id!r} already belongs to account {owner!r}"
+                        ErrorCode.CONFLICT, f"an api-secret of {account_id!r} already belongs to account {owner!r}"
                     )
             account = Account(id=account_id, secrets=[])
             self._set_dialect(account, dialect)
@@ -291,7 +295,7 @@ class BitHumanWorld:
                 for secret in secrets or ():
                     owner = self._by_secret.get(_digest(secret))
                     if owner is not None and owner != account_id:
-                        raise DomainError("conflict", f"that api-secret already belongs to account {owner!r}")
+                        raise DomainError(ErrorCode.CONFLICT, f"that api-secret already belongs to account {owner!r}")
                 self._set_secrets(account, list(secrets) if secrets else [self._world.ids.secret()])
             if "dialect" in fields:
                 self._set_dialect(account, dialect)
@@ -309,7 +313,7 @@ class BitHumanWorld:
 
     def _set_dialect(self, account: Account, dialect: str | None) -> None:
         if dialect is not None and dialect not in DIALECTS:
-            raise DomainError("invalid", f"dialect must be one of: {', '.join(DIALECTS)}", field="dialect")
+            raise DomainError(ErrorCode.INVALID, f"dialect must be one of: {', '.join(DIALECTS)}", field="dialect")
         account.dialect = dialect
 
     def _set_rate_limit(self, account: Account, rate_limit: int | str | None) -> None:
@@ -319,13 +323,13 @@ class BitHumanWorld:
         if isinstance(rate_limit, str):
             if rate_limit not in WRITE_TIER_PER_MINUTE:
                 raise DomainError(
-                    "invalid",
+                    ErrorCode.INVALID,
                     f"rate_limit must be a number per minute or one of: {', '.join(WRITE_TIER_PER_MINUTE)}",
                     field="rate_limit",
                 )
             rate_limit = WRITE_TIER_PER_MINUTE[rate_limit]
         if isinstance(rate_limit, bool) or not isinstance(rate_limit, int) or rate_limit < 1:
-            raise DomainError("invalid", "rate_limit must be at least 1 per minute", field="rate_limit")
+            raise DomainError(ErrorCode.INVALID, "rate_limit must be at least 1 per minute", field="rate_limit")
         account.rate_limit = TokenBucket(rate_limit, self._world.clock.now())
 
     def clear(self) -> None:
@@ -347,7 +351,7 @@ class BitHumanWorld:
         with self._lock:
             account = self.accounts.get(account_id)
         if account is None:
-            raise DomainError("not_found", f"no bitHuman account {account_id!r}", account=account_id)
+            raise DomainError(ErrorCode.NOT_FOUND, f"no bitHuman account {account_id!r}", account=account_id)
         return account
 
     def delete_account(self, account_id: str) -> None:
@@ -363,9 +367,9 @@ class BitHumanWorld:
             account = self.get_account(account_id)
             code = code or self._world.ids.agent_code()
             if code in account.agents:
-                raise DomainError("conflict", f"agent {code!r} already exists in account {account_id!r}")
+                raise DomainError(ErrorCode.CONFLICT, f"agent {code!r} already exists in account {account_id!r}")
             if len(account.agents) >= MAX_AGENTS:
-                raise DomainError("invalid", f"an account has at most {MAX_AGENTS} agents")
+                raise DomainError(ErrorCode.INVALID, f"an account has at most {MAX_AGENTS} agents")
             agent = account.agents[code] = Agent(code=code)
             self._world.webhooks.account_event(account_id, "agent.ready", {"agent_id": code, "code": code})
             for room in rooms:
@@ -381,7 +385,7 @@ class BitHumanWorld:
         with self._lock:
             agent = self.get_account(account_id).agents.get(code)
         if agent is None:
-            raise DomainError("not_found", f"no agent {code!r} in account {account_id!r}", agent_code=code)
+            raise DomainError(ErrorCode.NOT_FOUND, f"no agent {code!r} in account {account_id!r}", agent_code=code)
         return agent
 
     def delete_agent(self, account_id: str, code: str) -> None:
@@ -398,7 +402,7 @@ class BitHumanWorld:
             now = self._world.clock.now()
             if room is None:
                 if len(agent.rooms) >= MAX_ROOMS:
-                    raise DomainError("invalid", f"an agent has at most {MAX_ROOMS} rooms, open or closed")
+                    raise DomainError(ErrorCode.INVALID, f"an agent has at most {MAX_ROOMS} rooms, open or closed")
                 room = agent.rooms[room_id] = Room(id=room_id, active=True, opened_at=now)
             elif not room.active:
                 room.active, room.opened_at, room.closed_at = True, now, None
@@ -413,7 +417,7 @@ class BitHumanWorld:
             agent = self.get_agent(account_id, code)
             room = agent.rooms.get(room_id)
             if room is None:
-                raise DomainError("not_found", f"agent {code!r} has no room {room_id!r}", room_id=room_id)
+                raise DomainError(ErrorCode.NOT_FOUND, f"agent {code!r} has no room {room_id!r}", room_id=room_id)
             if room.active:
                 room.active, room.closed_at = False, self._world.clock.now()
             return room

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from .errors import DomainError
+from .errors import DomainError, ErrorCode
 
 __all__ = ["MAX_ADVANCE", "MAX_SPEED", "MAX_TIME", "MIN_TIME", "Clock", "ClockInputError", "parse_instant"]
 
@@ -32,7 +32,7 @@ class ClockInputError(DomainError, ValueError):
 
 
 def _invalid(field: str, message: str) -> ClockInputError:
-    return ClockInputError("invalid_field", f"{field}: {message}", field=field)
+    return ClockInputError(ErrorCode.INVALID_FIELD, f"{field}: {message}", field=field)
 
 
 def parse_instant(value: Any, field: str = "at") -> float:

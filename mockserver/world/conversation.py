@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import DomainError
+from .errors import DomainError, ErrorCode
 
 __all__ = [
     "MAX_SESSION_S",
@@ -458,7 +458,7 @@ class Conversation:
     def _check_queue(self) -> None:
         if len(self.queue) >= QUEUE_LIMIT:
             raise DomainError(
-                "rate_limited",
+                ErrorCode.RATE_LIMITED,
                 f"the agent already has {len(self.queue)} utterances queued (limit {QUEUE_LIMIT}); "
                 "wait for them, or speak with INTERRUPT",
                 queue_limit=QUEUE_LIMIT,

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import DomainError
+from .errors import DomainError, ErrorCode
 
 __all__ = ["KINDS", "MAX_RULES", "FaultRule", "Faults"]
 
@@ -92,16 +92,16 @@ class Faults:
     def add(self, spec: dict[str, Any]) -> FaultRule:
         kind = spec.get("kind")
         if kind not in KINDS:
-            raise DomainError("invalid", f"kind must be one of: {', '.join(KINDS)}", field="kind")
+            raise DomainError(ErrorCode.INVALID, f"kind must be one of: {', '.join(KINDS)}", field="kind")
         if kind == "error" and not spec.get("status"):
-            raise DomainError("invalid", "an error fault needs a status", field="status")
+            raise DomainError(ErrorCode.INVALID, "an error fault needs a status", field="status")
         probability = float(spec.get("probability", 1.0))
         if not 0.0 <= probability <= 1.0:
-            raise DomainError("invalid", "probability must be between 0 and 1", field="probability")
+            raise DomainError(ErrorCode.INVALID, "probability must be between 0 and 1", field="probability")
         fields = {k: v for k, v in spec.items() if k in FaultRule.__slots__ and k not in ("id", "fired")}
         with self._lock:
             if len(self._rules) >= MAX_RULES:
-                raise DomainError("invalid", f"at most {MAX_RULES} fault rules are in force at once")
+                raise DomainError(ErrorCode.INVALID, f"at most {MAX_RULES} fault rules are in force at once")
             rule = FaultRule(id=next(self._ids), **fields)
             self._rules.append(rule)
             return rule
@@ -126,7 +126,7 @@ class Faults:
             before = len(self._rules)
             self._rules = [r for r in self._rules if r.id != rule_id]
             if len(self._rules) == before:
-                raise DomainError("not_found", f"no fault rule {rule_id}")
+                raise DomainError(ErrorCode.NOT_FOUND, f"no fault rule {rule_id}")
 
     def clear(self) -> int:
         with self._lock:

@@ -214,14 +214,17 @@ class Journal:
     ) -> Entry:
         """Keep a bounded copy of one request (never a reference to what it sent)."""
         # On the hot path: slices only (decoding and redaction wait until the entry is read).
-        headers = [
-            (name[:_NAME_LIMIT], value[:_HEADER_KEPT])
-            for name, value in itertools.islice(request_headers, HEADERS_KEPT)
-        ]
-        dropped = max(0, len(request_headers) - HEADERS_KEPT)
+        headers: list[tuple[bytes, bytes]] = []
         header_bytes = 0
-        for name, value in headers:
+        for name, value in itertools.islice(request_headers, HEADERS_KEPT):
+            # Cut only what is too long: most headers are kept as they are, without a copy.
+            if len(name) > _NAME_LIMIT:
+                name = name[:_NAME_LIMIT]
+            if len(value) > _HEADER_KEPT:
+                value = value[:_HEADER_KEPT]
             header_bytes += len(name) + len(value)
+            headers.append((name, value))
+        dropped = len(request_headers) - HEADERS_KEPT if len(request_headers) > HEADERS_KEPT else 0
         if near_miss is not None:
             near_miss = {**near_miss, "reason": near_miss["reason"][: TEXT_LIMIT + _MARGIN]}
         # Positional: this runs for every vendor request, and keywords cost a few microseconds more.

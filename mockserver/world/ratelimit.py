@@ -9,10 +9,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-__all__ = ["WRITE_TIER_PER_MINUTE", "Admission", "TokenBucket"]
+__all__ = ["DEFAULT_TIER", "WRITE_TIER_PER_MINUTE", "Admission", "TokenBucket"]
 
 # bitHuman's write-tier limits per plan (requests per minute; also the burst).
 WRITE_TIER_PER_MINUTE = {"free": 30, "creator": 60, "pro": 180, "business": 360, "enterprise": 720}
+# The plan whose limit an injected 429 reports for a caller that has no bucket of its own.
+DEFAULT_TIER = "enterprise"
 
 
 @dataclass(frozen=True, slots=True)

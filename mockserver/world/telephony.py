@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .agora import AgoraAgent, Customer, Principal, Project, is_integer_uid
-from .errors import DomainError
+from .errors import DomainError, ErrorCode
 
 if TYPE_CHECKING:
     from . import World
@@ -188,7 +188,7 @@ class TelephonyWorld:
     def _number(self, customer: Customer, number: str) -> PhoneNumber:
         record = self._numbers(customer).get(number)
         if record is None:
-            raise DomainError("not_found", f"The phone number {number} was not found.")
+            raise DomainError(ErrorCode.NOT_FOUND, f"The phone number {number} was not found.")
         return record
 
     def _locked(self, customer: Customer, number: str) -> bool:
@@ -207,13 +207,17 @@ class TelephonyWorld:
         inbound_config = body.get("inbound_config")
         for address in (inbound_config or {}).get("allowed_addresses", []):
             if not _cidr_ok(address):
-                raise DomainError("invalid", f"allowed_addresses: {address!r} is not an IP address or CIDR block")
+                raise DomainError(
+                    ErrorCode.INVALID, f"allowed_addresses: {address!r} is not an IP address or CIDR block"
+                )
         with self._lock:
             numbers = self._numbers(customer)
             if body["phone_number"] in numbers:
-                raise DomainError("phone_number_exists", f"The phone number {body['phone_number']} already exists.")
+                raise DomainError(
+                    ErrorCode.PHONE_NUMBER_EXISTS, f"The phone number {body['phone_number']} already exists."
+                )
             if len(numbers) >= MAX_PHONE_NUMBERS:
-                raise DomainError("invalid", f"a customer imports at most {MAX_PHONE_NUMBERS} phone numbers")
+                raise DomainError(ErrorCode.INVALID, f"a customer imports at most {MAX_PHONE_NUMBERS} phone numbers")
             record = PhoneNumber(
                 provider=body["provider"],
                 phone_number=body["phone_number"],
@@ -236,7 +240,7 @@ class TelephonyWorld:
         with self._lock:
             record = self._number(customer, number)
             if self._locked(customer, number):
-                raise DomainError("conflict", f"The phone number {number} is in use by an active call.")
+                raise DomainError(ErrorCode.CONFLICT, f"The phone number {number} is in use by an active call.")
             for key in ("inbound_config", "outbound_config"):
                 if key not in body:
                     continue
@@ -248,7 +252,7 @@ class TelephonyWorld:
         with self._lock:
             self._number(customer, number)
             if self._locked(customer, number):
-                raise DomainError("conflict", f"The phone number {number} is in use by an active call.")
+                raise DomainError(ErrorCode.CONFLICT, f"The phone number {number} is in use by an active call.")
             del self._numbers(customer)[number]
 
     # -- calls -----------------------------------------------------------------------------------
@@ -308,7 +312,7 @@ class TelephonyWorld:
             caller = self._numbers(customer).get(sip["from_number"])
             if caller is None or not caller.outbound:
                 raise DomainError(
-                    "invalid",
+                    ErrorCode.INVALID,
                     f"from_number {sip['from_number']} is not an imported phone number with outbound calling enabled",
                     field="sip.from_number",
                 )
@@ -377,14 +381,14 @@ class TelephonyWorld:
         with self._lock:
             call = self._calls(project).get(agent_id)
             if call is None:
-                raise DomainError("not_found", "The specified call session was not found.")
+                raise DomainError(ErrorCode.NOT_FOUND, "The specified call session was not found.")
             return self._advance(call, self._world.clock.now())
 
     def hangup_call(self, project: Project, agent_id: str) -> Call:
         with self._lock:
             call = self.get_call(project, agent_id)
             if call.state == "hangup":
-                raise DomainError("not_found", "The specified call session was not found (it has ended).")
+                raise DomainError(ErrorCode.NOT_FOUND, "The specified call session was not found (it has ended).")
             self._end(call, self._world.clock.now(), "request", "hung up through the API")
             return call
 
@@ -400,7 +404,7 @@ class TelephonyWorld:
         with self._lock:
             call = self.get_call(project, agent_id)
             if call.state != "ringing":
-                raise DomainError("conflict", f"the call is {call.state}, not ringing")
+                raise DomainError(ErrorCode.CONFLICT, f"the call is {call.state}, not ringing")
             self._answer(call, self._world.clock.now())
             return call
 
@@ -408,7 +412,7 @@ class TelephonyWorld:
         with self._lock:
             call = self.get_call(project, agent_id)
             if call.state != "ringing":
-                raise DomainError("conflict", f"the call is {call.state}, not ringing")
+                raise DomainError(ErrorCode.CONFLICT, f"the call is {call.state}, not ringing")
             self._end(call, self._world.clock.now(), "failed", why)
             return call
 
@@ -416,7 +420,7 @@ class TelephonyWorld:
         with self._lock:
             call = self.get_call(project, agent_id)
             if call.state == "hangup":
-                raise DomainError("conflict", "the call has already ended")
+                raise DomainError(ErrorCode.CONFLICT, "the call has already ended")
             self._end(call, self._world.clock.now(), "hangup", "the callee hung up")
             return call
 
@@ -425,20 +429,26 @@ class TelephonyWorld:
         with self._lock:
             number = self._numbers(customer).get(body["to_number"])
             if number is None:
-                raise DomainError("not_found", f"{body['to_number']} is not an imported number of {customer.id!r}")
+                raise DomainError(
+                    ErrorCode.NOT_FOUND, f"{body['to_number']} is not an imported number of {customer.id!r}"
+                )
             if not number.inbound:
-                raise DomainError("invalid", f"{number.phone_number} does not accept inbound calls")
+                raise DomainError(ErrorCode.INVALID, f"{number.phone_number} does not accept inbound calls")
             source = body.get("source_address", "127.0.0.1")
             allowed = (number.inbound_config or {}).get("allowed_addresses") or []
             try:
                 address = ipaddress.ip_address(source)
             except ValueError:
-                raise DomainError("invalid", f"source_address {source!r} is not an IP address") from None
+                raise DomainError(ErrorCode.INVALID, f"source_address {source!r} is not an IP address") from None
             if not any(address in ipaddress.ip_network(block, strict=False) for block in allowed):
-                raise DomainError("invalid", f"{source} is not in the allowed_addresses of {number.phone_number}")
+                raise DomainError(
+                    ErrorCode.INVALID, f"{source} is not in the allowed_addresses of {number.phone_number}"
+                )
             appid = body.get("appid") or next(iter(customer.projects), None)
             if appid is None or appid not in customer.projects:
-                raise DomainError("invalid", f"customer {customer.id!r} has no project {appid!r} to take the call")
+                raise DomainError(
+                    ErrorCode.INVALID, f"customer {customer.id!r} has no project {appid!r} to take the call"
+                )
             project = customer.projects[appid]
             pipeline = (number.inbound_config or {}).get("pipeline_id")
             serial = self._world.ids.token("0123456789", 8)

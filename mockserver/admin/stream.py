@@ -1,13 +1,10 @@
-"""The live side of the control plane: the event stream, the request journal, fault rules and the
-dashboard's files. Handlers are named after the operationIds of ``admin/openapi.yaml``."""
+"""The control plane's event stream: Server-Sent Events of the inbox, replayed then live."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import Counter
 from collections.abc import AsyncIterator
-from importlib import resources
 from typing import Any
 
 import anyio
@@ -15,55 +12,13 @@ import orjson
 from sse_starlette.sse import EventSourceResponse
 from starlette.responses import Response
 
-from ..api.base import Call, json_response
-from ..routing import FAULT_STATUSES
-from ..spec import load_spec
-from ..world.errors import DomainError
+from ..api.base import Exchange
 from ..world.inbox import Event, Inbox
 
-__all__ = [
-    "SSE_BUFFER",
-    "EventFeed",
-    "add_fault",
-    "clear_faults",
-    "close_streams",
-    "clear_journal",
-    "count_journal",
-    "delete_fault",
-    "get_dashboard",
-    "get_dashboard_asset",
-    "list_faults",
-    "list_journal",
-    "stream_events",
-]
+__all__ = ["SSE_BUFFER", "EventFeed", "close_streams", "stream_events"]
 
 SSE_BUFFER = 1000  # events one stream may hold for a client that does not read
 SHUTDOWN_GRACE = 1.0  # seconds a stream has to end on its own at shutdown before it is cancelled
-_MEDIA = {".js": "text/javascript", ".css": "text/css", ".html": "text/html", ".svg": "image/svg+xml"}
-
-
-# -- dashboard files -------------------------------------------------------------------------------
-
-
-def _static(name: str) -> bytes:
-    path = resources.files("mockserver").joinpath("admin", "static", name)
-    if not path.is_file():
-        raise DomainError("not_found", f"no dashboard file {name!r}")
-    return path.read_bytes()
-
-
-def get_dashboard(call: Call) -> Response:
-    return Response(_static("index.html"), media_type="text/html; charset=utf-8", headers={"Cache-Control": "no-cache"})
-
-
-def get_dashboard_asset(call: Call) -> Response:
-    name = call.path["asset"]
-    suffix = name[name.rfind(".") :] if "." in name else ""
-    media = _MEDIA.get(suffix, "application/octet-stream")
-    return Response(_static(name), media_type=media, headers={"Cache-Control": "no-cache"})
-
-
-# -- the event stream ------------------------------------------------------------------------------
 
 _STOP: Any = object()  # queued by ``EventFeed.stop``: the stream ends cleanly
 
@@ -141,18 +96,16 @@ class EventFeed:
             self.unsubscribe()
 
 
-async def stream_events(call: Call) -> Response:
+async def stream_events(ex: Exchange) -> Response:
     """Server-Sent Events of the inbox: replay after Last-Event-ID, then live, never blocking the mock."""
-    filters: dict[str, Any] = {
-        k: call.query[k] for k in ("tenant", "vendor", "agent", "room", "kind") if k in call.query
-    }
-    header = call.request.headers.get("last-event-id", "")
-    last_id = int(header) if header.isdigit() else call.query.get("last_event_id")
-    feed = EventFeed(call.world.inbox, filters, last_id)
+    filters: dict[str, Any] = {k: ex.query[k] for k in ("tenant", "vendor", "agent", "room", "kind") if k in ex.query}
+    header = ex.request.headers.get("last-event-id", "")
+    last_id = int(header) if header.isdigit() else ex.query.get("last_event_id")
+    feed = EventFeed(ex.world.inbox, filters, last_id)
     # Set when the server shuts down (``close_streams``, or sse-starlette's own signal watch): the
     # stream then ends like any response instead of being cancelled mid-body.
     shutdown = anyio.Event()
-    state = call.request.app.state if "app" in call.request.scope else None
+    state = ex.request.app.state if "app" in ex.request.scope else None
     streams: set[anyio.Event] | None = None
     if state is not None:
         if not hasattr(state, "open_streams"):
@@ -187,77 +140,3 @@ async def stream_events(call: Call) -> Response:
         shutdown_event=shutdown,
         shutdown_grace_period=SHUTDOWN_GRACE,
     )
-
-
-# -- the request journal ---------------------------------------------------------------------------
-
-
-def _journal_filters(call: Call) -> dict[str, Any]:
-    return {k: call.query[k] for k in ("operation", "status", "tenant") if k in call.query}
-
-
-def list_journal(call: Call) -> Response:
-    journal = call.world.journal
-    entries = journal.query(**_journal_filters(call), since=call.query.get("since"), limit=call.query.get("limit"))
-    return json_response(
-        {
-            "count": len(entries),
-            "total": journal.total,
-            "last_id": entries[-1].id if entries else None,
-            "entries": [e.to_dict() for e in entries],
-        }
-    )
-
-
-def count_journal(call: Call) -> Response:
-    journal = call.world.journal
-    entries = journal.query(**_journal_filters(call))
-    by_status = Counter(str(e.status) for e in entries)
-    by_operation = Counter(e.operation or "(no operation)" for e in entries)
-    return json_response(
-        {"count": len(entries), "total": journal.total, "by_status": by_status, "by_operation": by_operation}
-    )
-
-
-def clear_journal(call: Call) -> Response:
-    return json_response({"dropped": call.world.journal.clear()})
-
-
-# -- fault rules -----------------------------------------------------------------------------------
-
-
-def list_faults(call: Call) -> Response:
-    return json_response([r.to_dict() for r in call.world.faults.list()])
-
-
-def add_fault(call: Call) -> Response:
-    spec = call.body
-    operation = spec.get("operation")
-    status = spec.get("status")
-    if operation is not None:
-        op = load_spec().operations.get(operation)
-        if op is None:
-            raise DomainError(
-                "invalid_field", f"operation {operation!r} is not an operationId of the contract", field="operation"
-            )
-        if status is not None and str(status) not in op.responses:
-            documented = ", ".join(s for s in op.responses if s.startswith(("4", "5")))
-            raise DomainError(
-                "invalid_field",
-                f"{operation} does not document status {status}; it documents {documented}",
-                field="status",
-            )
-    elif status is not None and status not in FAULT_STATUSES:
-        raise DomainError(
-            "invalid_field", f"status must be one of {', '.join(map(str, FAULT_STATUSES))}", field="status"
-        )
-    return json_response(call.world.faults.add(spec).to_dict(), 201)
-
-
-def delete_fault(call: Call) -> Response:
-    call.world.faults.remove(int(call.path["fault_id"]))
-    return Response(status_code=204)
-
-
-def clear_faults(call: Call) -> Response:
-    return json_response({"dropped": call.world.faults.clear()})

@@ -1,0 +1,136 @@
+"""Time from process launch to the first 200: ``mockserver serve`` next to a bare uvicorn app.
+
+What is measured: the wall time from starting the process to the first successful
+``POST /v1/agent/A12345678/speak`` (the documented example), polled every few milliseconds, for
+
+* ``mock``: ``python -m mockserver serve`` with its defaults (the default fixtures, the access
+  log, the connection limits): what a developer runs;
+* ``bare``: ``python -m uvicorn bare_app:create_app`` (``bare_app.py``: Starlette and orjson and
+  nothing else), under the same loop and HTTP parser.
+
+The difference is what the mock itself costs at start-up (imports, the contract, validators,
+fixtures) beyond the interpreter, uvicorn and Starlette. Each server is launched ``--rounds`` times,
+alternating, and the table reports the median: on a small shared machine one launch can be off by
+a good part of a second.
+
+Run: ``.venv/bin/python bench/bench_startup.py [--rounds 5] [--json PATH]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from bench_speak import BODY, HEADERS, HTTP, LOOP, PATH, add_baseline_option, free_port, stop
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+POLL_S = 0.005
+
+
+def commands(port: int) -> dict[str, list[str]]:
+    mock = [sys.executable, "-m", "mockserver", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    return {
+        "mock": mock,
+        "base": mock,
+        "bare": [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bare_app:create_app",
+            "--factory",
+            "--app-dir",
+            str(BENCH),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--loop",
+            LOOP,
+            "--http",
+            HTTP,
+            "--log-level",
+            "warning",
+        ],
+    }
+
+
+def first_200(name: str, command: list[str], port: int, cwd: Path = REPO, deadline_s: float = 30.0) -> float:
+    """Seconds from launch to the first 200 (the process is stopped afterwards)."""
+    url = f"http://127.0.0.1:{port}{PATH}"
+    started = time.perf_counter()
+    # ``python -m`` imports from its working directory first: the tree it runs in is the one measured.
+    proc = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        while time.perf_counter() - started < deadline_s:
+            if proc.poll() is not None:
+                raise SystemExit(f"{name} exited with status {proc.returncode} during start-up")
+            request = urllib.request.Request(url, data=BODY, headers=HEADERS, method="POST")
+            try:
+                with urllib.request.urlopen(request, timeout=1) as response:
+                    if response.status == 200:
+                        return time.perf_counter() - started
+            except urllib.error.HTTPError as exc:
+                raise SystemExit(f"{name} answered {exc.code}: {exc.read()!r}") from None
+            except OSError:  # not listening yet
+                pass
+            time.sleep(POLL_S)
+        raise SystemExit(f"{name} gave no 200 within {deadline_s:.0f} s")
+    finally:
+        stop(proc)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=5, help="launches per server, alternating servers")
+    parser.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the figures here")
+    add_baseline_option(parser)
+    args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error("need --rounds >= 1")
+    times: dict[str, list[float]] = {"mock": [], "bare": []}
+    if args.baseline_tree is not None:
+        times["base"] = []
+    cwd = {"base": args.baseline_tree or REPO}
+    # One unmeasured launch each: the first one pays for cold file caches (and the contract's
+    # parse cache, which a developer's second start finds warm).
+    for name in times:
+        port = free_port()
+        first_200(name, commands(port)[name], port, cwd.get(name, REPO))
+    for i in range(args.rounds):
+        for name in list(times)[:: 1 if i % 2 == 0 else -1]:
+            port = free_port()
+            times[name].append(first_200(name, commands(port)[name], port, cwd.get(name, REPO)))
+            print(f"round {i + 1}/{args.rounds}: {name} {times[name][-1] * 1000:.0f} ms", file=sys.stderr)
+    medians = {name: statistics.median(t) for name, t in times.items()}
+    gap_ms = (medians["mock"] - medians["bare"]) * 1000
+    per_round = [(m - b) * 1000 for m, b in zip(times["mock"], times["bare"], strict=True)]
+    print(f"\nlaunch -> first 200 of POST {PATH}, {args.rounds} launches each, alternating; loop {LOOP}, http {HTTP}")
+    print(f"{'':6} {'median ms':>10} {'min ms':>8} {'max ms':>8}")
+    for name, t in times.items():
+        print(f"{name:6} {medians[name] * 1000:10.0f} {min(t) * 1000:8.0f} {max(t) * 1000:8.0f}")
+    print(f"mock - bare: {gap_ms:+.0f} ms  (per round: {', '.join(f'{g:+.0f}' for g in per_round)})")
+    if "base" in medians:
+        print(f"base - bare: {(medians['base'] - medians['bare']) * 1000:+.0f} ms")
+    if args.json:
+        figures = {
+            "rounds": args.rounds,
+            "loop": LOOP,
+            "http": HTTP,
+            "ms": {name: [round(x * 1000, 1) for x in t] for name, t in times.items()},
+            "median_ms": {name: round(m * 1000, 1) for name, m in medians.items()},
+            "gap_ms": round(gap_ms, 1),
+        }
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
