@@ -123,7 +123,8 @@ def load_fixture(ex: Exchange) -> Response:
     except Exception as exc:  # a combination the schema admits but the world cannot apply: still the caller's 4xx
         logger.exception("fixture could not be applied")
         raise DomainError(
-            ErrorCode.INVALID_FIXTURE, f"The fixture could not be applied ({type(exc).__name__}); the world is unchanged"
+            ErrorCode.INVALID_FIXTURE,
+            f"The fixture could not be applied ({type(exc).__name__}); the world is unchanged",
         ) from None
     return json_response({"loaded": loaded})
 

@@ -33,7 +33,7 @@ from ..contract import load_contract
 from ..server import MockServer
 from ..spec import load_spec
 from ..world import World
-from ..world.errors import DomainError
+from ..world.errors import DomainError, ErrorCode
 from ..world.redact import redact_text
 from .checks import check_exchange
 from .har import Exchange, HarWriter, credential_of
@@ -272,7 +272,7 @@ class Proxy:
     async def _fail(
         self, scope: Scope, receive: Receive, send: Send, family: Family, code: str, status: int, message: str
     ) -> None:
-        response = family.render(DomainError(code, message, fault_status=status), None)
+        response = family.render(DomainError(ErrorCode(code), message, fault_status=status), None)
         await response(scope, receive, send)
 
     def _finish(

@@ -164,7 +164,7 @@ class BitHumanWorld:
         forced = self._world.chaos.on_admit(account.id)  # a rate_limit_burst scenario
         if forced is not None:
             raise DomainError(
-                "rate_limited", f"Rate limit exceeded. Retry in {forced.retry_after} seconds.", admission=forced
+                ErrorCode.RATE_LIMITED, f"Rate limit exceeded. Retry in {forced.retry_after} seconds.", admission=forced
             )
         bucket = account.rate_limit
         if bucket is None:

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .errors import DomainError
+from .errors import DomainError, ErrorCode
 from .ratelimit import Admission
 
 if TYPE_CHECKING:
@@ -216,20 +216,22 @@ def _check_params(scenario: Scenario, params: dict[str, Any]) -> dict[str, Any]:
         if name not in scenario.params:
             known = ", ".join(scenario.params) or "none"
             raise DomainError(
-                "invalid", f"{scenario.name} has no parameter {name!r} (parameters: {known})", field=f"params.{name}"
+                ErrorCode.INVALID,
+                f"{scenario.name} has no parameter {name!r} (parameters: {known})",
+                field=f"params.{name}",
             )
         default = scenario.params[name]
         if name == "when":
             if value is not None and value not in WHEN:
-                raise DomainError("invalid", f"when must be one of: {', '.join(WHEN)}", field="params.when")
+                raise DomainError(ErrorCode.INVALID, f"when must be one of: {', '.join(WHEN)}", field="params.when")
         elif isinstance(default, bool):
             if not isinstance(value, bool):
-                raise DomainError("invalid", f"{name} must be true or false", field=f"params.{name}")
+                raise DomainError(ErrorCode.INVALID, f"{name} must be true or false", field=f"params.{name}")
         elif isinstance(default, int | float):
             if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 86400:
-                raise DomainError("invalid", f"{name} must be a number from 0 to 86400", field=f"params.{name}")
+                raise DomainError(ErrorCode.INVALID, f"{name} must be a number from 0 to 86400", field=f"params.{name}")
         elif value is not None and not isinstance(value, str):
-            raise DomainError("invalid", f"{name} must be a string", field=f"params.{name}")
+            raise DomainError(ErrorCode.INVALID, f"{name} must be a string", field=f"params.{name}")
     return dict(params)
 
 
@@ -254,30 +256,30 @@ class Chaos:
         name = spec.get("scenario")
         scenario = SCENARIOS.get(name) if isinstance(name, str) else None
         if scenario is None:
-            raise DomainError("invalid", f"scenario must be one of: {', '.join(SCENARIOS)}", field="scenario")
+            raise DomainError(ErrorCode.INVALID, f"scenario must be one of: {', '.join(SCENARIOS)}", field="scenario")
         unknown = sorted(set(spec) - _RULE_FIELDS - set(scenario.params))
         if unknown:
-            raise DomainError("invalid", f"unknown field {unknown[0]!r} for {scenario.name}", field=unknown[0])
+            raise DomainError(ErrorCode.INVALID, f"unknown field {unknown[0]!r} for {scenario.name}", field=unknown[0])
         top = {k: v for k, v in spec.items() if k in scenario.params}
         given = spec.get("params") or {}
         if not isinstance(given, dict):
-            raise DomainError("invalid", "params must be an object", field="params")
+            raise DomainError(ErrorCode.INVALID, "params must be an object", field="params")
         params = _check_params(scenario, {**top, **given})
         probability = spec.get("probability", 1.0)
         if isinstance(probability, bool) or not isinstance(probability, int | float) or not 0 <= probability <= 1:
-            raise DomainError("invalid", "probability must be between 0 and 1", field="probability")
+            raise DomainError(ErrorCode.INVALID, "probability must be between 0 and 1", field="probability")
         times = spec.get("times", 1)
         if times is not None and (isinstance(times, bool) or not isinstance(times, int) or times < 1):
-            raise DomainError("invalid", "times must be a positive integer, or null for ever", field="times")
+            raise DomainError(ErrorCode.INVALID, "times must be a positive integer, or null for ever", field="times")
         at = spec.get("at")
         if at is not None and (isinstance(at, bool) or not isinstance(at, int | float)):
-            raise DomainError("invalid", "at must be a moment on the mock clock (unix seconds)", field="at")
+            raise DomainError(ErrorCode.INVALID, "at must be a moment on the mock clock (unix seconds)", field="at")
         for name in ("tenant", "agent", "channel"):
             if spec.get(name) is not None and not isinstance(spec[name], str):
-                raise DomainError("invalid", f"{name} must be a string", field=name)
+                raise DomainError(ErrorCode.INVALID, f"{name} must be a string", field=name)
         with self._world.lock:
             if len(self.rules) >= MAX_RULES:
-                raise DomainError("invalid", f"at most {MAX_RULES} chaos rules are in force at once")
+                raise DomainError(ErrorCode.INVALID, f"at most {MAX_RULES} chaos rules are in force at once")
             rule = ChaosRule(
                 id=next(self._ids),
                 scenario=scenario.name,
@@ -304,7 +306,7 @@ class Chaos:
             before = len(self.rules)
             self.rules = [r for r in self.rules if r.id != rule_id]
             if len(self.rules) == before:
-                raise DomainError("not_found", f"no chaos rule {rule_id}")
+                raise DomainError(ErrorCode.NOT_FOUND, f"no chaos rule {rule_id}")
 
     def clear(self, tenant: str | None = None) -> int:
         """Drop every rule, or those scoped to ``tenant``; returns how many."""

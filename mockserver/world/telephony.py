@@ -319,7 +319,7 @@ class TelephonyWorld:
             if not body["properties"].get("enable_string_uid") and not is_integer_uid(sip["rtc_uid"]):
                 # StartCallRequest.allOf: the SIP gateway is a uid of the channel like any other.
                 raise DomainError(
-                    "invalid_field",
+                    ErrorCode.INVALID_FIELD,
                     f"Invalid value for sip.rtc_uid {sip['rtc_uid']!r}: uids must be integer strings unless "
                     "enable_string_uid is true",
                     field="sip.rtc_uid",

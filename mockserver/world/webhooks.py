@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .agora import AgoraAgent, parse_access_token
-from .errors import DomainError
+from .errors import DomainError, ErrorCode
 from .inbox import Event
 from .notifications import (
     AGORA_EVENTS,
@@ -121,10 +121,12 @@ class WebhookWorld:
         unknown = [e for e in chosen if e not in AGORA_EVENTS]
         if unknown:
             raise DomainError(
-                "invalid_field", f"unknown event types {unknown}: Agora sends {list(AGORA_EVENTS)}", field="events"
+                ErrorCode.INVALID_FIELD,
+                f"unknown event types {unknown}: Agora sends {list(AGORA_EVENTS)}",
+                field="events",
             )
         if not url.startswith(("http://", "https://")):
-            raise DomainError("invalid_field", f"url {url!r} is not an http(s) URL", field="url")
+            raise DomainError(ErrorCode.INVALID_FIELD, f"url {url!r} is not an http(s) URL", field="url")
         with self._lock:
             sub = self.subscriptions[appid] = Subscription(appid, project.customer_id, url, secret, chosen)
         self.activate()
@@ -134,13 +136,13 @@ class WebhookWorld:
         with self._lock:
             sub = self.subscriptions.get(appid)
         if sub is None:
-            raise DomainError("not_found", f"project {appid!r} has no webhook")
+            raise DomainError(ErrorCode.NOT_FOUND, f"project {appid!r} has no webhook")
         return sub
 
     def delete_agora(self, appid: str) -> None:
         with self._lock:
             if self.subscriptions.pop(appid, None) is None:
-                raise DomainError("not_found", f"project {appid!r} has no webhook")
+                raise DomainError(ErrorCode.NOT_FOUND, f"project {appid!r} has no webhook")
 
     def set_bithuman(
         self, account_id: str, url: str, headers: dict[str, str] | None = None, events: list[str] | None = None
@@ -151,12 +153,12 @@ class WebhookWorld:
         unknown = sorted(set(events or ()) - set(BITHUMAN_SESSION_EVENTS))
         if unknown:
             raise DomainError(
-                "invalid_field",
+                ErrorCode.INVALID_FIELD,
                 f"unknown events {unknown}: sessions send {list(BITHUMAN_SESSION_EVENTS)}",
                 field="events",
             )
         if not url.startswith(("http://", "https://")):
-            raise DomainError("invalid_field", f"url {url!r} is not an http(s) URL", field="url")
+            raise DomainError(ErrorCode.INVALID_FIELD, f"url {url!r} is not an http(s) URL", field="url")
         with self._lock:
             sub = self.bithuman[account_id] = BitHumanSubscription(account_id, url, dict(headers or {}), chosen)
         self.activate()
@@ -166,13 +168,13 @@ class WebhookWorld:
         with self._lock:
             sub = self.bithuman.get(account_id)
         if sub is None:
-            raise DomainError("not_found", f"account {account_id!r} has no session webhook")
+            raise DomainError(ErrorCode.NOT_FOUND, f"account {account_id!r} has no session webhook")
         return sub
 
     def delete_bithuman(self, account_id: str) -> None:
         with self._lock:
             if self.bithuman.pop(account_id, None) is None:
-                raise DomainError("not_found", f"account {account_id!r} has no session webhook")
+                raise DomainError(ErrorCode.NOT_FOUND, f"account {account_id!r} has no session webhook")
 
     def forget_tenant(self, tenant: str) -> None:
         with self._lock:
@@ -192,7 +194,7 @@ class WebhookWorld:
             if "retry_gaps" in changes:
                 gaps = [float(g) for g in changes["retry_gaps"]]
                 if any(g < 0 for g in gaps):
-                    raise DomainError("invalid_field", "retry gaps must not be negative", field="retry_gaps")
+                    raise DomainError(ErrorCode.INVALID_FIELD, "retry gaps must not be negative", field="retry_gaps")
                 s.retry_gaps = gaps
             for key in ("timeout", "queue_limit", "duplicate", "out_of_order"):
                 if key in changes:
@@ -367,7 +369,7 @@ class WebhookWorld:
     def bithuman_create_webhook(self, account_id: str, body: dict[str, Any]) -> BitHumanWebhook:
         url = str(body["url"])
         if not url.startswith(("http://", "https://")):
-            raise DomainError("invalid_field", f"url must be an https URL, not {url!r}", field="url")
+            raise DomainError(ErrorCode.INVALID_FIELD, f"url must be an https URL, not {url!r}", field="url")
         events = list(dict.fromkeys(body.get("events") or ()))
         ids = self._world.ids
         hook = BitHumanWebhook(
@@ -392,7 +394,7 @@ class WebhookWorld:
         with self._lock:
             hook = self.account_hooks.get(account_id, {}).get(webhook_id)
         if hook is None:
-            raise DomainError("not_found", f"Webhook not found: {webhook_id}", webhook_id=webhook_id)
+            raise DomainError(ErrorCode.NOT_FOUND, f"Webhook not found: {webhook_id}", webhook_id=webhook_id)
         return hook
 
     def bithuman_delete_webhook(self, account_id: str, webhook_id: str) -> None:
@@ -408,7 +410,7 @@ class WebhookWorld:
         data = {"webhook_id": hook.id, "message": "This is a test event from bitHuman."}
         n = self._queue_account(hook, "ping", data, max_attempts=1, waiter=waiter)
         if n is None:
-            raise DomainError("unavailable", "the webhook queue is full")
+            raise DomainError(ErrorCode.UNAVAILABLE, "the webhook queue is full")
         return n
 
     def bithuman_list_webhook_deliveries(self, account_id: str, webhook_id: str) -> list[Notification]:
@@ -642,9 +644,9 @@ class WebhookWorld:
         with self._lock:
             n = self.notifications.get(notification_id)
             if n is None:
-                raise DomainError("not_found", f"no webhook delivery {notification_id}")
+                raise DomainError(ErrorCode.NOT_FOUND, f"no webhook delivery {notification_id}")
             if n.state in ("pending", "sending"):
-                raise DomainError("conflict", f"webhook delivery {notification_id} is still under way")
+                raise DomainError(ErrorCode.CONFLICT, f"webhook delivery {notification_id} is still under way")
             n.state, n.next_at, n.round_start = "pending", self._world.clock.now(), len(n.attempts)
             self._open[n.id] = n
         self.wake()
@@ -677,7 +679,7 @@ def report_agora_error(world: World, appid: str, agent_id: str, error: dict[str,
     with world.lock:
         agent = world.agora.agent(appid, agent_id)
         if not agent.conversation.live:
-            raise DomainError("conflict", f"agent {agent_id} has already exited")
+            raise DomainError(ErrorCode.CONFLICT, f"agent {agent_id} has already exited")
         data = {"module": error["module"], "turn_id": error.get("turn_id", ""), "code": error.get("code", 0)}
         data["message"] = error.get("message", "")
         agent.conversation.emit(
