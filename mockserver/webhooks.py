@@ -133,6 +133,9 @@ class WebhookSender:
                 error = f"no answer within {hooks.settings.timeout:g} s"
             except httpx.HTTPError as exc:
                 error = f"{exc.__class__.__name__}: {exc}" if str(exc) else exc.__class__.__name__
+            except Exception as exc:  # never leave a notification "sending" for ever, whatever went wrong
+                log.exception("webhook attempt to %s failed unexpectedly", n.url)
+                error = f"{exc.__class__.__name__}: {exc}" if str(exc) else exc.__class__.__name__
             duration = (time.perf_counter() - started) * 1000
         hooks.finish(n, Attempt(number, at, status, error, duration, json_reply))
 

@@ -7,6 +7,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+# pytester's in-process sessions (test_pytest_plugin, test_coverage, ...) drop from sys.modules,
+# when they end, every module first imported inside them. httpx imports httpcore lazily and keeps
+# a map of its exception classes: a second copy of httpcore, loaded after such a session, raises
+# timeouts httpx no longer recognises. Import both lazy parts here, before any nested session.
+import anyio._backends._asyncio  # noqa: F401
+import httpcore  # noqa: F401
 import httpx2 as httpx
 import pytest
 from starlette.testclient import TestClient
