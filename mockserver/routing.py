@@ -38,6 +38,7 @@ from .world.ratelimit import Admission
 __all__ = [
     "DEFAULT_BODY_LIMIT",
     "FAULT_STATUSES",
+    "JOURNAL_ENTRY",
     "MissingHandlerError",
     "NotFound",
     "SpecRouter",
@@ -254,6 +255,10 @@ async def _drop(send: Send) -> None:
     await send({"type": "http.response.body", "body": b'{"', "more_body": True})
 
 
+# The ASGI scope key under which ``journal`` leaves the request's entry (read by the access log).
+JOURNAL_ENTRY = "mockserver.journal_entry"
+
+
 def journal(
     world: World,
     scope: Scope,
@@ -270,7 +275,8 @@ def journal(
     """Record one request in the world's journal, which keeps a bounded copy (redacted when read)."""
     if not world.journal.limit:
         return
-    world.journal.record(
+    # The access log reads the operation, tenant and error code from here instead of recomputing.
+    scope[JOURNAL_ENTRY] = world.journal.record(
         time=world.clock.now(),
         method=scope["method"],
         path=scope["path"],
