@@ -6,6 +6,7 @@ import asyncio
 import base64
 import contextlib
 import ipaddress
+import json
 import logging
 import shlex
 import sys
@@ -301,20 +302,59 @@ def serve(
     click.echo("agent-mockserver stopped")
 
 
+FIXTURE_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def _fixture_files(paths: tuple[str, ...]) -> list[Path]:
+    # A folder stands for the fixture files directly inside it, in name order.
+    files: list[Path] = []
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            inside = sorted(p for p in path.iterdir() if p.suffix in FIXTURE_SUFFIXES and p.is_file())
+            if not inside:
+                raise click.BadParameter(f"{given}: no *.yaml, *.yml or *.json file inside", param_hint="PATHS")
+            files += inside
+        else:
+            files.append(path)
+    return files
+
+
+def _problem(place: str, message: str) -> dict[str, Any]:
+    line, sep, where = place.partition(": ")
+    if sep and line.isdigit():
+        return {"line": int(line), "path": where, "message": message}
+    return {
+        "line": int(place) if place.isdigit() else None,
+        "path": None if place.isdigit() else place,
+        "message": message,
+    }
+
+
 @main.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(dir_okay=False))
-def validate(paths: tuple[str, ...]) -> None:
-    """Check fixture files; print what is wrong and where."""
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON report (files, problems with line and path).")
+def validate(paths: tuple[str, ...], as_json: bool) -> None:
+    """Check fixture files (or every *.yaml, *.yml and *.json in a folder); print what is wrong and where."""
     failed = False
-    for path in paths:
+    report: list[dict[str, Any]] = []
+    for path in _fixture_files(paths):
         try:
             document = load_fixture_file(path)
         except FixtureError as exc:
             failed = True
-            click.echo(str(exc), err=True)
+            report.append({"file": str(path), "ok": False, "problems": [_problem(*p) for p in exc.problems]})
+            if not as_json:
+                click.echo(str(exc), err=True)
             continue
         accounts = (document.get("bithuman") or {}).get("accounts", [])
         customers = (document.get("agora") or {}).get("customers", [])
-        click.echo(f"{path}: ok ({len(accounts)} bitHuman accounts, {len(customers)} Agora customers)")
+        report.append({"file": str(path), "ok": True, "problems": []})
+        if not as_json:
+            click.echo(
+                f"{path}: ok ({_count(len(accounts), 'bitHuman account')}, {_count(len(customers), 'Agora customer')})"
+            )
+    if as_json:
+        click.echo(json.dumps({"ok": not failed, "files": report}, indent=2))
     if failed:
         sys.exit(1)

@@ -23,7 +23,7 @@ from .conftest import DEFAULT_FIXTURE
 def test_validate_ok_and_failing(tmp_path: Path) -> None:
     runner = CliRunner()
     ok = runner.invoke(main, ["validate", str(DEFAULT_FIXTURE)])
-    assert ok.exit_code == 0 and "ok (2 bitHuman accounts, 1 Agora customers)" in ok.output
+    assert ok.exit_code == 0 and "ok (2 bitHuman accounts, 1 Agora customer)" in ok.output
     bad = tmp_path / "bad.yaml"
     bad.write_text("bithuman:\n  accounts:\n    - id: a\n")
     failed = runner.invoke(main, ["validate", str(bad)])
