@@ -132,13 +132,20 @@ function every(ms, task) {
   run();
 }
 
-// Learn the control token (if the mock wants one) before the stream, which cannot ask for it.
+// The hint names this page's own origin: the mock may listen anywhere, not only on localhost:8080.
+const hint = document.getElementById("feed-hint");
+setText(hint, hint.textContent.replace("curl -X POST /", `curl -X POST ${location.origin}/`));
+
+// Learn the control token (if the mock wants one) before the stream, which cannot ask for it; then
+// render the whole first state before the stream connects, so the page never shows "No agents yet"
+// beside an agent (the empty-state hints stay hidden until then: see body:not([data-ready])).
 try {
   await api("GET", "/health");
+  await Promise.all([slow(), fast()]);
 } catch {
   // unreachable: the polls below say so
 }
-feed.connect();
-every(SLOW_MS, slow);
-every(FAST_MS, fast);
 document.body.dataset.ready = "true";
+feed.connect();
+setTimeout(() => every(SLOW_MS, slow), SLOW_MS);
+setTimeout(() => every(FAST_MS, fast), FAST_MS);
