@@ -510,3 +510,13 @@ def test_search_and_copy_as_curl_in_the_request_log(page: Page, http: httpx.Clie
     expect(page.locator("#tenant-list")).to_be_visible()
     tenant = rows.nth(1).locator("td.tenant")
     assert tenant.evaluate("el => getComputedStyle(el).userSelect") == "all"
+
+
+def test_a_shortened_agent_id_is_copied_whole(page: Page, http: httpx.Client) -> None:
+    agent_id = start_agora_agent(http)
+    shown = page.locator(f"#agora-list [data-full='{agent_id}']")
+    expect(shown).to_contain_text("…")
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    shown.click()  # user-select: all selects the whole id
+    page.evaluate("document.execCommand('copy')")
+    assert page.evaluate("navigator.clipboard.readText()") == agent_id

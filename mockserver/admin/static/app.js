@@ -132,6 +132,16 @@ function every(ms, task) {
   run();
 }
 
+// An id shown cut short ("1NT29XQU…") is copied whole: one click selects it (user-select: all),
+// and the copy puts the full id on the clipboard instead of the shortened text.
+document.addEventListener("copy", (event) => {
+  const node = document.getSelection()?.anchorNode;
+  const holder = (node instanceof Element ? node : node?.parentElement)?.closest("[data-full]");
+  if (!holder) return;
+  event.clipboardData.setData("text/plain", holder.dataset.full);
+  event.preventDefault();
+});
+
 // The hint names this page's own origin: the mock may listen anywhere, not only on localhost:8080.
 const hint = document.getElementById("feed-hint");
 setText(hint, hint.textContent.replace("curl -X POST /", `curl -X POST ${location.origin}/`));

@@ -218,7 +218,7 @@ export class Feed {
             "span",
             { class: "agent", title: event.agent },
             name ?? shortId(event.agent),
-            name ? h("span", { class: "muted" }, ` ${shortId(event.agent, 8)}`) : null,
+            name ? h("span", { class: "muted id", dataset: { full: event.agent } }, ` ${shortId(event.agent, 8)}`) : null,
           )
         : h("span", { class: "agent" }, event.agent);
     const showText = event.text && !(QUIET_TEXT.has(event.kind) && event.text === event.outcome);
