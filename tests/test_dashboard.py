@@ -520,3 +520,15 @@ def test_a_shortened_agent_id_is_copied_whole(page: Page, http: httpx.Client) ->
     shown.click()  # user-select: all selects the whole id
     page.evaluate("document.execCommand('copy')")
     assert page.evaluate("navigator.clipboard.readText()") == agent_id
+
+
+def test_an_event_unfolds_to_every_field(page: Page, http: httpx.Client) -> None:
+    assert speak(http, "details please") == 200
+    event = page.locator("#feed-list li.ev").first
+    expect(event.locator(".ev-text")).to_have_text("details please")
+    expect(event.locator("pre.ev-json")).to_be_hidden()
+    event.locator("summary").click()
+    shown = event.locator("pre.ev-json")
+    expect(shown).to_be_visible()
+    expect(shown).to_contain_text('"operation": "bithuman_speak"')
+    expect(shown).to_contain_text('"room": "room_1"')

@@ -244,6 +244,13 @@ export class Feed {
         h("span", { class: "tenant" }, event.tenant),
       ),
       showText ? h("p", { class: "ev-text" }, event.text) : null,
+      // Every field of the event as the control plane serves it (GET /_mock/inbox), whole ids included.
+      h(
+        "details",
+        { class: "ev-more" },
+        h("summary", {}, "Details"),
+        h("pre", { class: "ev-json" }, JSON.stringify(event, null, 2)),
+      ),
     );
   }
 }
