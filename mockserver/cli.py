@@ -6,15 +6,19 @@ import asyncio
 import base64
 import contextlib
 import ipaddress
+import json
 import logging
 import shlex
 import sys
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
 from . import __version__
+from .accesslog import configure_logging
 from .app import create_app
 from .fixtures import FixtureError, load_fixture_file
 from .protocol import Limits, default_max_connections
@@ -26,6 +30,7 @@ from .world.journal import DEFAULT_JOURNAL_BYTES, DEFAULT_JOURNAL_LIMIT
 __all__ = ["main"]
 
 LEVELS = ["critical", "error", "warning", "info", "debug"]
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def default_fixture() -> Path:
@@ -37,6 +42,10 @@ def _resolve(fixtures: tuple[str, ...]) -> list[Path]:
     if not fixtures:
         return [default_fixture()]
     return [default_fixture() if f == "default" else Path(f) for f in fixtures]
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _loopback(host: str) -> bool:
@@ -72,7 +81,9 @@ def banner(world: World, url: str, *, host: str = "127.0.0.1", token: str | None
     if accounts:
         lines.append("Demo credentials (from the fixtures):")
     for account in accounts:
-        agents = ", ".join(f"{a.code} ({len(a.active_rooms())} active rooms)" for a in account.agents.values())
+        agents = ", ".join(
+            f"{a.code} ({_count(len(a.active_rooms()), 'active room')})" for a in account.agents.values()
+        )
         lines.append(
             f"  bitHuman {account.id} [{world.bithuman.dialect_of(account)}]: api-secret "
             f"{' | '.join(account.secrets)}; agents {agents or 'none'}"
@@ -126,53 +137,67 @@ def banner(world: World, url: str, *, host: str = "127.0.0.1", token: str | None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="agent-mockserver")
+@click.version_option(__version__, "-V", "--version", prog_name="agent-mockserver")
 def main() -> None:
-    """A stateful mock of the bitHuman Agent Context API and the Agora Conversational AI Engine v2."""
+    """A stateful mock of the bitHuman Agent Context API and the Agora Conversational AI Engine v2.
+
+    Every option of `serve` may come from the environment too (MOCKSERVER_<OPTION>, shown in
+    `mockserver serve --help`); an option on the command line wins. Shell completion:
+    eval "$(_MOCKSERVER_COMPLETE=bash_source mockserver)" (zsh_source, fish_source).
+    """
+
+
+def _option(name: str, *decls: str, **kwargs: Any) -> Callable[[F], F]:
+    # Every serve option reads MOCKSERVER_<NAME> (the names the pytest plugin reads too) and says so.
+    envvar = "MOCKSERVER_" + name.upper().replace("-", "_")
+    return click.option(f"--{name}", *decls, envvar=envvar, show_envvar=True, **kwargs)
 
 
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind (0.0.0.0 exposes the mock).")
-@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="0 picks a free port.")
-@click.option(
-    "--fixtures",
+@_option("host", default="127.0.0.1", show_default=True, help="Interface to bind (0.0.0.0 exposes the mock).")
+@_option("port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="0 picks a free port.")
+@_option(
     "fixtures",
     multiple=True,
     metavar="PATH",
+    # click.Path splits the variable's value on os.pathsep, as the pytest plugin does.
+    type=click.Path(dir_okay=False),
     help="Fixture file to load (repeatable). Default: the packaged default world; 'default' names it.",
 )
-@click.option("--empty", is_flag=True, help="Start with no tenants at all (ignores --fixtures).")
-@click.option("--seed", type=int, default=None, help="Seed for generated ids.")
-@click.option(
-    "--bithuman-dialect",
+@_option("empty", is_flag=True, help="Start with no tenants at all (not with --fixtures).")
+@_option("seed", type=int, default=None, help="Seed for generated ids.")
+@_option(
+    "bithuman-dialect",
     type=click.Choice(["current", "transitional", "legacy"]),
     default="current",
     show_default=True,
     help="bitHuman response and error shapes for accounts that do not set their own.",
 )
-@click.option(
-    "--log-level",
+@_option(
+    "log-level",
     type=click.Choice(LEVELS, case_sensitive=False),
     default="info",
     show_default=True,
-    help="'info' prints one line per request; 'warning' silences them.",
+    help="'info' prints one line per vendor request; 'debug' adds control-plane requests and bodies "
+    "(secrets masked); 'warning' silences requests.",
 )
-@click.option(
-    "--inbox-limit",
+@_option("verbose", "-v", is_flag=True, help="The same as --log-level debug.")
+@_option(
+    "inbox-limit",
     type=click.IntRange(1),
     default=DEFAULT_INBOX_LIMIT,
     show_default=True,
     help="Events kept per tenant in the inbox.",
 )
-@click.option(
-    "--journal-limit",
+@_option(
+    "journal-limit",
     type=click.IntRange(0),
     default=DEFAULT_JOURNAL_LIMIT,
     show_default=True,
     help="Requests kept in the request journal (0 turns it off).",
 )
-@click.option(
-    "--journal-bytes",
+@_option(
+    "journal-bytes",
     type=click.IntRange(1024),
     default=DEFAULT_JOURNAL_BYTES,
     show_default=True,
@@ -184,33 +209,32 @@ def main() -> None:
     multiple=True,
     metavar="NAME",
     envvar="MOCKSERVER_ALLOW_HOSTS",
+    show_envvar=True,
     help="Host name served besides loopback names and IP addresses (repeatable; '*.example.test' "
-    "patterns; '*' allows any). Env: MOCKSERVER_ALLOW_HOSTS, comma-separated.",
+    "patterns; '*' allows any). The variable takes a comma-separated list.",
 )
-@click.option(
-    "--control-token",
-    envvar="MOCKSERVER_CONTROL_TOKEN",
+@_option(
+    "control-token",
     default=None,
     metavar="TOKEN",
-    help="Require this token on every control-plane request (Authorization: Bearer, or X-Mock-Token). "
-    "Env: MOCKSERVER_CONTROL_TOKEN.",
+    help="Require this token on every control-plane request (Authorization: Bearer, or X-Mock-Token).",
 )
-@click.option(
-    "--max-connections",
+@_option(
+    "max-connections",
     type=click.IntRange(1),
     default=default_max_connections(),
     show_default=True,
     help="Open connections at once; more are answered 503 and closed.",
 )
-@click.option("--keep-alive-timeout", type=click.FloatRange(1), default=5.0, show_default=True, help="Seconds.")
-@click.option(
-    "--header-timeout", type=click.FloatRange(0.1), default=10.0, show_default=True, help="Seconds for a request head."
+@_option("keep-alive-timeout", type=click.FloatRange(1), default=5.0, show_default=True, help="Seconds.")
+@_option(
+    "header-timeout", type=click.FloatRange(0.1), default=10.0, show_default=True, help="Seconds for a request head."
 )
-@click.option(
-    "--body-timeout", type=click.FloatRange(0.1), default=30.0, show_default=True, help="Seconds for a request body."
+@_option(
+    "body-timeout", type=click.FloatRange(0.1), default=30.0, show_default=True, help="Seconds for a request body."
 )
-@click.option(
-    "--max-header-bytes",
+@_option(
+    "max-header-bytes",
     type=click.IntRange(1024),
     default=64 * 1024,
     show_default=True,
@@ -224,6 +248,7 @@ def serve(
     seed: int | None,
     bithuman_dialect: str,
     log_level: str,
+    verbose: bool,
     inbox_limit: int,
     journal_limit: int,
     journal_bytes: int,
@@ -236,8 +261,10 @@ def serve(
     max_header_bytes: int,
 ) -> None:
     """Serve both vendor APIs and the control plane."""
-    level = getattr(logging, log_level.upper())
-    logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr)
+    if empty and fixtures:
+        raise click.UsageError("--empty starts with no tenants: it cannot be combined with --fixtures")
+    level = logging.DEBUG if verbose else getattr(logging, log_level.upper())
+    configure_logging(level)
     world = World(
         seed=seed,
         bithuman_dialect=bithuman_dialect,
@@ -266,6 +293,7 @@ def serve(
     )
     hosts = [h.strip() for entry in allow_hosts for h in entry.split(",") if h.strip()]
     server = serving(app, sock, limits=limits, hosts=hosts, log_level=level)
+    configure_logging(level)  # again: uvicorn's Config has just installed its own handlers
     # The socket listens from here on: the banner means the mock is ready.
     click.echo(banner(world, f"http://{shown}:{bound_port}", host=host, token=control_token))
     # A second Ctrl-C forces uvicorn out with KeyboardInterrupt: still a stop on request.
@@ -274,21 +302,60 @@ def serve(
     click.echo("agent-mockserver stopped")
 
 
+FIXTURE_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def _fixture_files(paths: tuple[str, ...]) -> list[Path]:
+    # A folder stands for the fixture files directly inside it, in name order.
+    files: list[Path] = []
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            inside = sorted(p for p in path.iterdir() if p.suffix in FIXTURE_SUFFIXES and p.is_file())
+            if not inside:
+                raise click.BadParameter(f"{given}: no *.yaml, *.yml or *.json file inside", param_hint="PATHS")
+            files += inside
+        else:
+            files.append(path)
+    return files
+
+
+def _problem(place: str, message: str) -> dict[str, Any]:
+    line, sep, where = place.partition(": ")
+    if sep and line.isdigit():
+        return {"line": int(line), "path": where, "message": message}
+    return {
+        "line": int(place) if place.isdigit() else None,
+        "path": None if place.isdigit() else place,
+        "message": message,
+    }
+
+
 @main.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(dir_okay=False))
-def validate(paths: tuple[str, ...]) -> None:
-    """Check fixture files; print what is wrong and where."""
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON report (files, problems with line and path).")
+def validate(paths: tuple[str, ...], as_json: bool) -> None:
+    """Check fixture files (or every *.yaml, *.yml and *.json in a folder); print what is wrong and where."""
     failed = False
-    for path in paths:
+    report: list[dict[str, Any]] = []
+    for path in _fixture_files(paths):
         try:
             document = load_fixture_file(path)
         except FixtureError as exc:
             failed = True
-            click.echo(str(exc), err=True)
+            report.append({"file": str(path), "ok": False, "problems": [_problem(*p) for p in exc.problems]})
+            if not as_json:
+                click.echo(str(exc), err=True)
             continue
         accounts = (document.get("bithuman") or {}).get("accounts", [])
         customers = (document.get("agora") or {}).get("customers", [])
-        click.echo(f"{path}: ok ({len(accounts)} bitHuman accounts, {len(customers)} Agora customers)")
+        report.append({"file": str(path), "ok": True, "problems": []})
+        if not as_json:
+            click.echo(
+                f"{path}: ok ({_count(len(accounts), 'bitHuman account')}, {_count(len(customers), 'Agora customer')})"
+            )
+    if as_json:
+        click.echo(json.dumps({"ok": not failed, "files": report}, indent=2))
     if failed:
         sys.exit(1)
 

@@ -12,6 +12,7 @@ of a few hundred bytes otherwise expands to gigabytes). Control-plane YAML bodie
 from __future__ import annotations
 
 import collections
+import difflib
 import functools
 import json
 import re
@@ -176,13 +177,94 @@ def _place(tree: yaml.Node | None, path: list[str | int]) -> str:
     return f"{node.start_mark.line + 1}: {dotted}" if node is not None else dotted
 
 
+def _schema_at(path: list[str | int]) -> Any:
+    node: Any = fixture_schema()
+    for step in path:
+        try:
+            node = node[step]
+        except (KeyError, IndexError, TypeError):
+            return None
+    if isinstance(node, dict) and "$ref" in node:
+        return _schema_at(node["$ref"].removeprefix("#/").split("/"))
+    return node
+
+
+def _describe(schema: Any) -> str:
+    # A oneOf branch in the words of the fixture format (the format's own branches are these shapes).
+    if not isinstance(schema, dict):
+        return "a valid value"
+    if "$ref" in schema:
+        return _describe(_schema_at(schema["$ref"].removeprefix("#/").split("/")))
+    if "enum" in schema:
+        return "one of " + ", ".join(str(v) for v in schema["enum"])
+    kind = schema.get("type")
+    if kind in ("integer", "number"):
+        noun = "a whole number" if kind == "integer" else "a number"
+        low, high = schema.get("minimum"), schema.get("maximum")
+        if low is not None and high is not None:
+            return f"{noun} from {low} to {high}"
+        return f"{noun} of at least {low}" if low is not None else noun
+    if kind == "string":
+        if schema.get("format") == "date-time":
+            return "an ISO-8601 date-time such as 2024-01-15T10:30:00Z"
+        return "a non-empty string" if schema.get("minLength") else "a string"
+    if kind == "object":
+        return "a mapping of " + ", ".join(schema.get("properties", {})) if schema.get("properties") else "a mapping"
+    if kind == "array":
+        return "a list"
+    return "a valid value"
+
+
+def _key_line(tree: yaml.Node | None, path: list[str | int], key: str) -> int | None:
+    node = _node_at(tree, path)
+    if isinstance(node, yaml.MappingNode):
+        for k, _ in node.value:
+            if k.value == key:
+                return int(k.start_mark.line) + 1
+    return None
+
+
+def _explain(error: Any, tree: yaml.Node | None) -> list[tuple[str, str]]:
+    """One schema error in the fixture's terms, at the line of the offending key or value."""
+    try:
+        return _explained(error, tree)
+    except Exception:  # an explanation must never hide the error itself: the schema's words then
+        return [(_place(tree, list(error.instance_path)), error.message)]
+
+
+def _explained(error: Any, tree: yaml.Node | None) -> list[tuple[str, str]]:
+    path = list(error.instance_path)
+    kind = type(error.kind).__name__
+    if kind == "AdditionalProperties":
+        # The key's own line, and the nearest key the schema knows (a typo is the usual cause).
+        owner = _schema_at(list(error.schema_path)[:-1])
+        known = list(owner.get("properties", {})) if isinstance(owner, dict) else []
+        explained = []
+        for key in error.kind.unexpected:
+            dotted = _place(None, [*path, key])
+            line = _key_line(tree, path, key)
+            guess = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+            hint = f"; did you mean {guess[0]!r}?" if guess else (f"; known keys: {', '.join(known)}" if known else "")
+            place = f"{line}: {dotted}" if line is not None else dotted
+            explained.append((place, f"unknown key {key!r}{hint}"))
+        return explained
+    if kind == "OneOfNotValid":
+        branches = _schema_at(list(error.schema_path))
+        if isinstance(branches, list) and path:
+            shapes = " or ".join(_describe(b) for b in branches)
+            name = next((p for p in reversed(path) if isinstance(p, str)), "the value")
+            got = json.dumps(error.instance, default=str)[:_MAX_MESSAGE]
+            return [(_place(tree, path), f"{name} must be {shapes}; got {got}")]
+    return [(_place(tree, path), error.message)]
+
+
 def check_document(document: Any, source: str = "<fixture>", tree: yaml.Node | None = None) -> dict[str, Any]:
     """Validate a parsed fixture document (schema, then cross-references); return it."""
     if document is None:
         document = {}
     if _deeper_than(document, MAX_DEPTH):
         raise FixtureError(source, [("(top)", f"nested deeper than {MAX_DEPTH} levels")])
-    problems = [(_place(tree, list(e.instance_path)), e.message) for e in _validator().iter_errors(document)]
+    problems = [problem for e in _validator().iter_errors(document) for problem in _explain(e, tree)]
     if problems:
         raise FixtureError(source, problems)
     where: list[str | int]
@@ -266,6 +348,11 @@ def load_fixture_text(text: str, source: str = "<fixture>") -> dict[str, Any]:
         mark = getattr(exc, "problem_mark", None)
         place = f"{mark.line + 1}" if mark is not None else "(top)"
         raise FixtureError(source, [(place, f"not valid YAML: {getattr(exc, 'problem', exc)}")]) from None
+    if document is None:
+        # An empty file (or one of comments only) is almost always a mistake: a wrong path or an
+        # unsaved editor buffer. An empty world is `mockserver serve --empty`, or `{}`.
+        keys = ", ".join(fixture_schema().get("properties", {}))
+        raise FixtureError(source, [("(top)", f"the document is empty; a fixture is a mapping of {keys}")])
     return check_document(document, source, tree)
 
 

@@ -29,7 +29,7 @@ from .world.errors import DomainError, ErrorCode
 from .world.faults import FaultRule
 from .world.ratelimit import DEFAULT_TIER, WRITE_TIER_PER_MINUTE, Admission
 
-__all__ = ["FAULT_STATUSES", "Bound", "PathEndpoint", "Trace", "journal"]
+__all__ = ["FAULT_STATUSES", "JOURNAL_ENTRY", "Bound", "PathEndpoint", "Trace", "journal"]
 
 logger = logging.getLogger("mockserver")
 
@@ -199,12 +199,17 @@ class Trace:
     near_miss: dict[str, str] | None = None  # the operation meant, and why it failed
 
 
+# The ASGI scope key under which ``journal`` leaves the request's entry (read by the access log).
+JOURNAL_ENTRY = "mockserver.journal_entry"
+
+
 def journal(world: World, trace: Trace) -> None:
     """Record one request in the world's journal, which keeps a bounded copy (redacted when read)."""
     if not world.journal.limit:
         return
     scope, op, response, failure, fault = trace.scope, trace.operation, trace.response, trace.failure, trace.fault
-    world.journal.record(
+    # The access log reads the operation, tenant and error code from here instead of recomputing.
+    scope[JOURNAL_ENTRY] = world.journal.record(
         time=world.clock.now(),
         method=scope["method"],
         path=scope["path"],

@@ -14,6 +14,7 @@ error.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import functools
 import hashlib
 import itertools
@@ -308,6 +309,20 @@ def _failing_node(root: dict[str, Any], schema_path: list[str | int]) -> dict[st
     return node if isinstance(node, dict) else {}
 
 
+_MAX_KEYS_COMPARED = 32  # a body with more keys is not a typo worth a hint; the work stays bounded
+_MAX_KEY_LENGTH = 64
+
+
+def _misspelt(missing: str, instance: Any, node: dict[str, Any]) -> str | None:
+    # The body's unknown key that is probably the missing one misspelt ("mesage" for "message").
+    if not isinstance(instance, dict) or len(instance) > _MAX_KEYS_COMPARED:
+        return None
+    known = node.get("properties") or {}
+    unknown = [k for k in instance if k not in known and len(k) <= _MAX_KEY_LENGTH]
+    close = difflib.get_close_matches(missing, unknown, n=1, cutoff=0.75)
+    return close[0] if close else None
+
+
 def schema_error(validator: Any, root: dict[str, Any], instance: Any, prefix: list[str | int]) -> DomainError:
     """The most useful failure of ``instance`` as a ``missing_field`` or ``invalid_field`` error."""
     # A hostile body may break its schema in thousands of places: the first 100 are enough to choose from.
@@ -320,7 +335,11 @@ def schema_error(validator: Any, root: dict[str, Any], instance: Any, prefix: li
     where = list(error.instance_path)
     if isinstance(error.kind, jsonschema_rs.ValidationErrorKind.Required):
         field = clip(_dotted([*prefix, *where, error.kind.property]))
-        return DomainError(ErrorCode.MISSING_FIELD, f"Missing required field: {field}", field=field)
+        message = f"Missing required field: {field}"
+        typo = _misspelt(error.kind.property, error.instance, _failing_node(root, list(error.schema_path)))
+        if typo is not None:
+            message += f" (the body has {typo!r}: did you mean {error.kind.property!r}?)"
+        return DomainError(ErrorCode.MISSING_FIELD, message, field=field)
     field = clip(_dotted([*prefix, *where]) or "body")
     node = _failing_node(root, list(error.schema_path))
     # The validator's message quotes the offending value: an error never echoes a huge one whole.

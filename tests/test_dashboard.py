@@ -443,3 +443,92 @@ def main(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
+
+
+# -- first hour: first state, hint, search, copy-as-curl, layout ------------------------------------
+
+
+def test_the_first_state_is_rendered_before_the_stream_connects(
+    server: MockServer, browser: Browser, console_errors: list[str]
+) -> None:
+    server.world.reset()
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    watch_console(page, console_errors)
+    held: list[Any] = []
+    # Hold the fault rules, one part of the first state: until it is in, the page is loading.
+    page.route("**/_mock/faults", lambda route: held.append(route))
+    with page.expect_request("**/_mock/faults"):
+        page.goto(server.url + DASHBOARD)
+    expect(page.locator("#agora-agents-empty")).to_be_hidden()  # no "No agents yet" while loading
+    expect(page.locator("#faults-empty")).to_be_hidden()
+    expect(page.locator("#conn")).to_have_text("Stream: connecting…")  # the stream waits for the state
+    assert held  # (route handlers run while the expectations above wait)
+    for route in held:
+        route.continue_()
+    page.unroute("**/_mock/faults")
+    expect(page.locator("#conn")).to_have_text("Stream: Live")
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    expect(page.locator("#tenant-list")).to_contain_text("demo-customer-id")
+    expect(page.locator("#faults-empty")).to_be_visible()
+    context.close()
+    assert not console_errors, console_errors
+
+
+def test_the_empty_feed_hint_names_the_pages_own_origin(page: Page, server: MockServer) -> None:
+    hint = page.locator("#feed-hint")
+    expect(hint).to_contain_text(f"curl -X POST {server.url}/v1/agent/A12345678/speak")
+    expect(hint).not_to_contain_text("localhost:8080")
+
+
+def test_the_faults_panel_is_above_the_fold(page: Page) -> None:
+    box = page.locator("#faults-h").bounding_box()
+    assert box is not None and box["y"] + box["height"] <= VIEWPORT["height"]
+
+
+def test_search_and_copy_as_curl_in_the_request_log(page: Page, http: httpx.Client) -> None:
+    assert speak(http, "first words") == 200
+    assert speak(http, "x", secret="wrong") == 401
+    rows = page.locator("#journal-rows tr.req")
+    expect(rows).to_have_count(2, timeout=3000)
+    page.fill("#journal-search", "first words")
+    expect(rows.nth(0)).to_be_hidden()  # the 401: its body says "x"
+    expect(rows.nth(1)).to_be_visible()
+    page.fill("#journal-search", "")
+    expect(rows.nth(0)).to_be_visible()
+
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    rows.nth(1).get_by_role("button").click()
+    details = page.locator("#journal-rows tr.detail:visible")
+    command = details.locator("pre.curl")
+    expect(command).to_contain_text(f"curl -X POST '{page.url.split('/_mock')[0]}/v1/agent/A12345678/speak'")
+    expect(command).to_contain_text("-H 'api-secret: [redacted]'")
+    expect(command).to_contain_text('"message": "first words"')
+    details.get_by_role("button", name="Copy as curl").click()
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert copied.startswith("curl -X POST ") and DOCS_SECRET not in copied
+    expect(page.locator("#tenant-list")).to_be_visible()
+    tenant = rows.nth(1).locator("td.tenant")
+    assert tenant.evaluate("el => getComputedStyle(el).userSelect") == "all"
+
+
+def test_a_shortened_agent_id_is_copied_whole(page: Page, http: httpx.Client) -> None:
+    agent_id = start_agora_agent(http)
+    shown = page.locator(f"#agora-list [data-full='{agent_id}']")
+    expect(shown).to_contain_text("…")
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    shown.click()  # user-select: all selects the whole id
+    page.evaluate("document.execCommand('copy')")
+    assert page.evaluate("navigator.clipboard.readText()") == agent_id
+
+
+def test_an_event_unfolds_to_every_field(page: Page, http: httpx.Client) -> None:
+    assert speak(http, "details please") == 200
+    event = page.locator("#feed-list li.ev").first
+    expect(event.locator(".ev-text")).to_have_text("details please")
+    expect(event.locator("pre.ev-json")).to_be_hidden()
+    event.locator("summary").click()
+    shown = event.locator("pre.ev-json")
+    expect(shown).to_be_visible()
+    expect(shown).to_contain_text('"operation": "bithuman_speak"')
+    expect(shown).to_contain_text('"room": "room_1"')

@@ -66,7 +66,10 @@ def test_journal_near_misses(client: TestClient) -> None:
     not_found, wrong_method, invalid = (e["near_miss"] for e in entries)
     assert not_found == {"operation": "bithuman_speak", "reason": "no route for POST /v1/agent/A12345678/speek"}
     assert wrong_method["operation"] == "POST bithuman_speak" and "method GET" in wrong_method["reason"]
-    assert invalid == {"operation": "bithuman_speak", "reason": "Missing required field: message"}
+    assert invalid == {
+        "operation": "bithuman_speak",
+        "reason": "Missing required field: message (the body has 'mesage': did you mean 'message'?)",
+    }
 
 
 def test_journal_filters_count_and_clear(client: TestClient) -> None:

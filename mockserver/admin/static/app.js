@@ -132,13 +132,30 @@ function every(ms, task) {
   run();
 }
 
-// Learn the control token (if the mock wants one) before the stream, which cannot ask for it.
+// An id shown cut short ("1NT29XQU…") is copied whole: one click selects it (user-select: all),
+// and the copy puts the full id on the clipboard instead of the shortened text.
+document.addEventListener("copy", (event) => {
+  const node = document.getSelection()?.anchorNode;
+  const holder = (node instanceof Element ? node : node?.parentElement)?.closest("[data-full]");
+  if (!holder) return;
+  event.clipboardData.setData("text/plain", holder.dataset.full);
+  event.preventDefault();
+});
+
+// The hint names this page's own origin: the mock may listen anywhere, not only on localhost:8080.
+const hint = document.getElementById("feed-hint");
+setText(hint, hint.textContent.replace("curl -X POST /", `curl -X POST ${location.origin}/`));
+
+// Learn the control token (if the mock wants one) before the stream, which cannot ask for it; then
+// render the whole first state before the stream connects, so the page never shows "No agents yet"
+// beside an agent (the empty-state hints stay hidden until then: see body:not([data-ready])).
 try {
   await api("GET", "/health");
+  await Promise.all([slow(), fast()]);
 } catch {
   // unreachable: the polls below say so
 }
-feed.connect();
-every(SLOW_MS, slow);
-every(FAST_MS, fast);
 document.body.dataset.ready = "true";
+feed.connect();
+setTimeout(() => every(SLOW_MS, slow), SLOW_MS);
+setTimeout(() => every(FAST_MS, fast), FAST_MS);

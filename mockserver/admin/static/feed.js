@@ -218,7 +218,7 @@ export class Feed {
             "span",
             { class: "agent", title: event.agent },
             name ?? shortId(event.agent),
-            name ? h("span", { class: "muted" }, ` ${shortId(event.agent, 8)}`) : null,
+            name ? h("span", { class: "muted id", dataset: { full: event.agent } }, ` ${shortId(event.agent, 8)}`) : null,
           )
         : h("span", { class: "agent" }, event.agent);
     const showText = event.text && !(QUIET_TEXT.has(event.kind) && event.text === event.outcome);
@@ -244,6 +244,13 @@ export class Feed {
         h("span", { class: "tenant" }, event.tenant),
       ),
       showText ? h("p", { class: "ev-text" }, event.text) : null,
+      // Every field of the event as the control plane serves it (GET /_mock/inbox), whole ids included.
+      h(
+        "details",
+        { class: "ev-more" },
+        h("summary", {}, "Details"),
+        h("pre", { class: "ev-json" }, JSON.stringify(event, null, 2)),
+      ),
     );
   }
 }

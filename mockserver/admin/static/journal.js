@@ -1,6 +1,6 @@
 // The request log: the journal of vendor requests, polled with `since`, newest first.
 
-import { act, api } from "./api.js";
+import { act, api, notify } from "./api.js";
 import { clockTime, h, setText } from "./dom.js";
 
 const SHOW = 300; // requests on screen (each may have an expanded detail row)
@@ -49,6 +49,8 @@ export class Journal {
     this.since = null;
     this.total = 0;
     this.polling = false;
+    this.search = document.getElementById("journal-search");
+    this.search.addEventListener("input", () => this.filter());
     const errorsOnly = document.getElementById("journal-errors");
     errorsOnly.addEventListener("change", () => this.table.classList.toggle("errors-only", errorsOnly.checked));
     const clear = document.getElementById("journal-clear");
@@ -88,10 +90,22 @@ export class Journal {
       } else if (this.since === null) {
         this.since = 0;
       }
+      this.filter();
       this.empty.hidden = this.body.childElementCount > 0;
       setText(this.count, `${this.total.toLocaleString("en")} since the last clear`);
     } finally {
       this.polling = false;
+    }
+  }
+
+  /** Free-text search: a request stays when its row or its details contain every word typed. */
+  filter() {
+    const words = this.search.value.toLowerCase().split(/\s+/).filter(Boolean);
+    for (const row of this.body.querySelectorAll("tr.req")) {
+      const text = row.dataset.text ?? "";
+      const hide = words.some((word) => !text.includes(word));
+      row.classList.toggle("filtered", hide);
+      row.nextElementSibling?.classList.toggle("filtered", hide);
     }
   }
 
@@ -133,7 +147,7 @@ export class Journal {
     if (entry.near_miss) notes.push(h("span", { class: "badge near" }, "≈ near miss"));
     const summary = h(
       "tr",
-      { class: `req s-${status.tone}`, dataset: { id: entry.id } },
+      { class: `req s-${status.tone}`, dataset: { id: entry.id, text: searchText(entry) } },
       h("td", { class: "time" }, clockTime(entry.time)),
       h("td", { class: "method" }, entry.method),
       h("td", { class: "path-cell" }, toggle),
@@ -153,7 +167,7 @@ export class Journal {
         notes.length ? " " : null,
         notes,
       ),
-      h("td", { class: "tenant", title: entry.tenant ?? "" }, entry.tenant ?? ""),
+      h("td", { class: "tenant copyable", title: entry.tenant ?? "" }, entry.tenant ?? ""),
       h("td", { class: "num" }, entry.duration_ms.toFixed(1)),
     );
     return [summary, details];
@@ -171,6 +185,17 @@ export class Journal {
     add("Request headers", h("pre", {}, JSON.stringify(entry.request_headers, null, 2)));
     if (entry.request_body !== null) add("Request body", h("pre", {}, pretty(entry.request_body)));
     if (entry.response_body !== null) add("Response body", h("pre", {}, pretty(entry.response_body)));
+    const command = curl(entry);
+    const copy = h("button", { type: "button", class: "small copy-curl" }, "Copy as curl");
+    copy.addEventListener("click", async () => {
+      try {
+        await navigator.clipboard.writeText(command);
+        notify("curl command copied (secrets stay redacted: put yours back in).");
+      } catch {
+        notify("The browser refused the clipboard: select the command and copy it.", true);
+      }
+    });
+    add("curl", h("div", {}, h("pre", { class: "curl copyable" }, command), copy));
     return h("dl", { class: "kv" }, items);
   }
 }
@@ -184,4 +209,25 @@ function shortPath(path) {
 
 function pretty(value) {
   return typeof value === "string" ? value : JSON.stringify(value, null, 2);
+}
+
+/** What the search looks in: the summary and the details of a request, in lower case. */
+function searchText(entry) {
+  const parts = [entry.method, entry.path, entry.query, entry.status, entry.operation, entry.tenant, entry.error];
+  parts.push(JSON.stringify(entry.request_body), JSON.stringify(entry.response_body));
+  return parts.filter((p) => p !== null && p !== undefined).join(" ").toLowerCase();
+}
+
+/** The request as a curl command, against this page's origin; its headers as the journal shows
+ * them, so a secret stays "[redacted]" in the command too. */
+export function curl(entry) {
+  const quote = (text) => `'${String(text).replaceAll("'", "'\\''")}'`;
+  const url = `${location.origin}${entry.path}${entry.query ? `?${entry.query}` : ""}`;
+  const words = ["curl", "-X", entry.method, quote(url)];
+  const skip = new Set(["host", "content-length", "connection", "accept-encoding", "user-agent", "..."]);
+  for (const [name, value] of Object.entries(entry.request_headers ?? {})) {
+    if (!skip.has(name.toLowerCase())) words.push("-H", quote(`${name}: ${value}`));
+  }
+  if (entry.request_body !== null && entry.request_body !== undefined) words.push("-d", quote(pretty(entry.request_body)));
+  return words.join(" ");
 }

@@ -317,7 +317,7 @@ export class Agora {
           {},
           h("span", { class: "name" }),
           " ",
-          h("span", { class: "mono muted id", title: agent.id }, shortId(agent.id, 8)),
+          h("span", { class: "mono muted id", title: agent.id, dataset: { full: agent.id } }, shortId(agent.id, 8)),
         ),
         h("span", { class: "tenant" }, agent.tenant),
       ),
