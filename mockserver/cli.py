@@ -20,7 +20,7 @@ import click
 from . import __version__
 from .accesslog import configure_logging
 from .app import create_app
-from .fixtures import FixtureError, load_fixture_file
+from .fixtures import FixtureError, load_fixture_file, resolve_fixture
 from .protocol import Limits, default_max_connections
 from .server import listening_socket, serving
 from .world import World
@@ -41,7 +41,7 @@ def default_fixture() -> Path:
 def _resolve(fixtures: tuple[str, ...]) -> list[Path]:
     if not fixtures:
         return [default_fixture()]
-    return [default_fixture() if f == "default" else Path(f) for f in fixtures]
+    return [resolve_fixture(f) for f in fixtures]
 
 
 def _count(n: int, noun: str) -> str:
@@ -316,7 +316,7 @@ def _fixture_files(paths: tuple[str, ...]) -> list[Path]:
                 raise click.BadParameter(f"{given}: no *.yaml, *.yml or *.json file inside", param_hint="PATHS")
             files += inside
         else:
-            files.append(path)
+            files.append(resolve_fixture(given))  # a packaged name (``default``...) or a file
     return files
 
 
