@@ -17,8 +17,7 @@ import contextlib
 import logging
 import threading
 import time
-
-import httpx
+from typing import TYPE_CHECKING
 
 from .world import World
 from .world.webhooks import Attempt, Notification
@@ -27,6 +26,9 @@ __all__ = ["TICK_S", "WebhookSender", "attach"]
 
 TICK_S = 0.1
 CONCURRENCY = 32  # requests in flight at once, across receivers
+if TYPE_CHECKING:
+    import httpx
+
 log = logging.getLogger("mockserver.webhooks")
 
 
@@ -90,6 +92,8 @@ class WebhookSender:
         tasks: set[asyncio.Task[None]] = set()
         # No kept-alive connections: the thread outlives servers and receivers that come and go
         # (tests), and an idle pooled socket would outlive them too.
+        import httpx  # here, not at import: serving without webhooks never pays for it
+
         limits = httpx.Limits(max_keepalive_connections=0)
         async with httpx.AsyncClient(follow_redirects=False, trust_env=False, limits=limits) as client:
             while not self._stopping:
@@ -112,6 +116,8 @@ class WebhookSender:
                 task.cancel()
 
     async def _send(self, client: httpx.AsyncClient, limit: asyncio.Semaphore, n: Notification) -> None:
+        import httpx
+
         hooks = self.world.webhooks
         async with limit:
             at = self.world.clock.now()

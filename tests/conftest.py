@@ -13,6 +13,7 @@ from typing import Any
 # timeouts httpx no longer recognises. Import both lazy parts here, before any nested session.
 import anyio._backends._asyncio  # noqa: F401
 import httpcore  # noqa: F401
+import httpx as _httpx  # noqa: F401 (the webhook sender imports it lazily)
 import httpx2 as httpx
 import pytest
 from starlette.testclient import TestClient

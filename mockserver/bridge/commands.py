@@ -7,17 +7,20 @@ import contextlib
 import logging
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import uvicorn
 import yaml
 
 from ..server import listening_socket
-from .drift import replay
-from .fixture_from import fixture_from_entries
 from .har import DEFAULT_BODY_LIMIT, HarWriter, read_har
-from .proxy import Proxy, Violation, default_upstreams
+
+if TYPE_CHECKING:
+    from .proxy import Violation
+
+# The proxy, the drift replay and fixture-from load their modules (httpx among them) when their command
+# runs: every `mockserver` command line builds this group, and `serve` should not pay for them.
 
 __all__ = ["COMMANDS", "drift", "fixture_from", "proxy"]
 
@@ -55,6 +58,8 @@ def proxy(
 ) -> None:
     """Forward both vendor APIs to the real services, checking every exchange against the contract."""
     logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
+    from .proxy import Proxy, default_upstreams
+
     upstreams = default_upstreams()
     upstreams.update({k: v for k, v in (("bithuman", bithuman_upstream), ("agora", agora_upstream)) if v})
     try:
@@ -106,6 +111,8 @@ def _entries(har: str) -> list[dict[str, Any]]:
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the fixture here (default: stdout).")
 def fixture_from(har: str, output: str | None) -> None:
     """Print the fixture world a HAR recording implies (placeholder secrets)."""
+    from .fixture_from import fixture_from_entries
+
     document = fixture_from_entries(_entries(har), description=f"Arranged from {Path(har).name}")
     header = "# Arranged by `mockserver fixture-from`; secrets are placeholders (`mockserver drift` sends them).\n"
     text = header + yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
@@ -126,6 +133,8 @@ def fixture_from(har: str, output: str | None) -> None:
 def drift(har: str, against: str | None, markdown: str | None, json_path: str | None, junit: str | None) -> None:
     """Replay a HAR recording against the mock and report where the answers differ (exit 1 if any)."""
     try:
+        from .drift import replay
+
         report = replay(_entries(har), against=against)
     except (OSError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
