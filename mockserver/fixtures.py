@@ -43,7 +43,7 @@ __all__ = [
 
 # The fixture files shipped in the package (``mockserver/worlds/``, the repository's ``fixtures/``),
 # named the same way by the CLI, the pytest plugin and ``MockServer``; anything else is a path.
-PACKAGED_FIXTURES = ("default", "legacy", "no-active-rooms", "rate-limited")
+PACKAGED_FIXTURES = ("default", "legacy", "no-active-rooms", "rate-limited", "transitional")
 
 
 def resolve_fixture(fixture: str | Path) -> Path:

@@ -20,6 +20,7 @@ SHIPPED = [
     "mockserver/worlds/legacy.yaml",
     "mockserver/worlds/no-active-rooms.yaml",
     "mockserver/worlds/rate-limited.yaml",
+    "mockserver/worlds/transitional.yaml",
     "mockserver/py.typed",
 ]
 
