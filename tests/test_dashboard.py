@@ -532,3 +532,27 @@ def test_an_event_unfolds_to_every_field(page: Page, http: httpx.Client) -> None
     expect(shown).to_be_visible()
     expect(shown).to_contain_text('"operation": "bithuman_speak"')
     expect(shown).to_contain_text('"room": "room_1"')
+
+
+def test_chaos_rules_are_added_and_removed_and_coverage_is_shown(
+    page: Page, server: MockServer, http: httpx.Client
+) -> None:
+    expect(page.locator("#chaos-scenario option")).not_to_have_count(0)
+    page.select_option("#chaos-scenario", "rtc_drop")
+    expect(page.locator("#chaos-summary")).to_contain_text("agora")
+    page.fill("#chaos-tenant", "demo-customer-id")
+    page.get_by_role("button", name="Add chaos rule").click()
+    rule = page.locator("#chaos-list li").first
+    expect(rule).to_contain_text("rtc_drop")
+    expect(rule).to_contain_text("demo-customer-id")
+    [added] = server.world.chaos.list_rules()
+    assert (added.scenario, added.tenant) == ("rtc_drop", "demo-customer-id")
+    page.get_by_role("button", name=f"Remove chaos rule {added.id}").click()
+    expect(page.locator("#chaos-list li")).to_have_count(0)
+    assert server.world.chaos.list_rules() == []
+
+    # The coverage panel follows what vendor requests exercised.
+    assert speak(http, "counted") == 200
+    expect(page.locator("#coverage-total")).to_contain_text("exercised by vendor requests")
+    expect(page.locator("#coverage-areas")).to_contain_text("bithuman")
+    expect(page.locator("#coverage-gaps li")).not_to_have_count(0)

@@ -4,6 +4,7 @@
 
 import { act, api, notify } from "./api.js";
 import { setText } from "./dom.js";
+import { Chaos, Coverage } from "./chaos.js";
 import { Faults } from "./faults.js";
 import { Feed } from "./feed.js";
 import { Journal } from "./journal.js";
@@ -17,6 +18,8 @@ const feed = new Feed((event) => agora.noteEvent(event));
 const journal = new Journal();
 const bithuman = new BitHuman();
 const faults = new Faults();
+const chaos = new Chaos();
+const coverage = new Coverage();
 const tenants = new Tenants((id) => {
   const select = document.getElementById("feed-tenant");
   select.value = id;
@@ -110,6 +113,7 @@ async function slow() {
   bithuman.render(accounts);
   agora.renderCustomers(customers);
   faults.render(rules);
+  await Promise.all([chaos.refresh(), coverage.refresh()]);
 }
 
 let unreachable = false;
