@@ -110,9 +110,14 @@ def universe() -> tuple[Item, ...]:
     spec = load_spec()
     vocabulary = _vocabulary(spec)
     items: list[Item] = []
+    # Each tag's vendor is the contract's own (``x-vendor``), so a new tag lands with its vendor.
+    vendor_of_tag = {t["name"]: t.get("x-vendor", "agora") for t in spec.document.get("tags", [])}
     for op in spec.operations.values():
-        vendor = _VENDOR_OF_TAG.get(op.tag, "agora")
-        area = "operations" if vendor == "bithuman" else op.tag.removeprefix("Agora ").lower()
+        vendor = _VENDOR_OF_TAG.get(op.tag) or vendor_of_tag.get(op.tag, "agora")
+        if op.tag in _VENDOR_OF_TAG:
+            area = "operations"
+        else:
+            area = op.tag.removeprefix("Agora ").removeprefix("bitHuman ").lower()
         for status, response in op.responses.items():
             if not status.isdigit():
                 continue

@@ -269,3 +269,14 @@ def httpx_client() -> Any:
     import httpx
 
     return httpx.Client(timeout=10)
+
+
+def test_each_operation_counts_for_its_own_vendor() -> None:
+    from mockserver.contract import load_contract
+
+    contract = load_contract()
+    operations = load_spec().operations
+    for item in universe():
+        if item.key.startswith("op "):
+            op = operations[item.key.split()[1]]
+            assert item.vendor == contract.vendor_of(op.path), item
