@@ -86,3 +86,18 @@ def tenant(agora_server: MockServer) -> Iterator[Tenant]:
             httpx_client=http,
         )
         yield Tenant(agora_server, sdk, appid, customer_id, secret)
+
+
+CALLER = "+15550100001"
+
+
+def import_caller(tenant: Tenant) -> Tenant:
+    """Import ``CALLER`` for ``tenant``: outbound through a SIP trunk, inbound from 127.0.0.0/8."""
+    tenant.sdk.phone_numbers.add(
+        provider="byo",
+        phone_number=CALLER,
+        label="Support",
+        inbound_config={"allowed_addresses": ["127.0.0.0/8"]},
+        outbound_config={"address": "sip.example.com", "transport": "tls"},
+    )
+    return tenant

@@ -12,8 +12,8 @@ import httpx
 import pytest
 from agora_agent.core.api_error import ApiError
 
-from .agora_support import T0, Tenant
-from .test_telephony import CALLER, dial
+from .agora_support import T0, Tenant, import_caller
+from .test_telephony import dial
 
 LONG = "Your order has shipped and will arrive on Thursday between nine and noon."  # 4.38 s of speech
 
@@ -195,14 +195,7 @@ def test_token_expires_unless_renewed(tenant: Tenant, renewed: bool) -> None:
 @pytest.fixture
 def caller(tenant: Tenant) -> Tenant:
     """The tenant with one imported number to dial out from."""
-    tenant.sdk.phone_numbers.add(
-        provider="byo",
-        phone_number=CALLER,
-        label="Support",
-        inbound_config={"allowed_addresses": ["127.0.0.0/8"]},
-        outbound_config={"address": "sip.example.com", "transport": "tls"},
-    )
-    return tenant
+    return import_caller(tenant)
 
 
 def call_state(tenant: Tenant, agent_id: str) -> tuple[str, str | None]:

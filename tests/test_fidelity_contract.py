@@ -7,9 +7,7 @@ from agora_agent.core.api_error import ApiError
 
 from mockserver.world.agora import is_integer_uid
 
-from .agora_support import Tenant, properties
-
-CALLER = "+15550100001"
+from .agora_support import CALLER, Tenant, import_caller, properties
 
 
 def test_integer_uids_are_ascii_digits() -> None:
@@ -44,13 +42,7 @@ def test_join_without_modules_names_them(tenant: Tenant) -> None:
 
 
 def test_call_sip_uid_is_a_uid_of_the_channel(tenant: Tenant) -> None:
-    tenant.sdk.phone_numbers.add(
-        provider="byo",
-        phone_number=CALLER,
-        label="Support",
-        inbound_config={"allowed_addresses": ["127.0.0.0/8"]},
-        outbound_config={"address": "sip.example.com", "transport": "tls"},
-    )
+    import_caller(tenant)
     sip = {"to_number": "+15557654321", "from_number": CALLER, "rtc_uid": "gateway", "rtc_token": "tok"}
     props = properties(channel="ch-sip", agent_rtc_uid="100")
     with pytest.raises(ApiError) as exc:

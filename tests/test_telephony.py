@@ -9,22 +9,13 @@ import httpx
 import pytest
 from agora_agent.core.api_error import ApiError
 
-from .agora_support import T0, Tenant, properties
-
-CALLER = "+15550100001"
+from .agora_support import CALLER, T0, Tenant, import_caller, properties
 
 
 @pytest.fixture
 def phone(tenant: Tenant) -> Tenant:
     """The tenant with one imported number (outbound and inbound from 127.0.0.0/8)."""
-    tenant.sdk.phone_numbers.add(
-        provider="byo",
-        phone_number=CALLER,
-        label="Support",
-        inbound_config={"allowed_addresses": ["127.0.0.0/8"]},
-        outbound_config={"address": "sip.example.com", "transport": "tls"},
-    )
-    return tenant
+    return import_caller(tenant)
 
 
 def error_of(exc: pytest.ExceptionInfo[ApiError]) -> tuple[int | None, str]:
