@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.types import ASGIApp
 
 from .accesslog import AccessLog
@@ -38,18 +37,20 @@ __all__ = ["MockApp", "create_app", "default_handlers"]
 
 
 class MockApp(Starlette):
-    """Starlette, without the exception middleware its routes need and ours do not.
+    """Starlette, without the two middlewares it wraps every app in.
 
     Every endpoint renders its own refusals in its vendor's envelope and catches what it did not
     expect (see ``pipeline``), so Starlette's ``ExceptionMiddleware`` would only wrap every request
-    and its ``send`` once more. ``ServerErrorMiddleware`` stays outermost: the last resort.
+    and its ``send`` once more. Its ``ServerErrorMiddleware`` would answer an exception escaping
+    the app with a plain 500 and raise it again, which is what uvicorn (and the test clients) do
+    with an exception anyway; each layer costs every request a call and a wrapped ``send``.
     """
 
     def build_middleware_stack(self) -> ASGIApp:
         app: ASGIApp = self.router
         for cls, args, kwargs in reversed(self.user_middleware):
             app = cls(app, *args, **kwargs)
-        return ServerErrorMiddleware(app, debug=self.debug)
+        return app
 
 
 def default_handlers() -> dict[str, Callable[[Exchange], Any]]:
@@ -117,15 +118,15 @@ def create_app(
     not_found = NotFound(prefixes, families["Control plane"], known, world)
     app = MockApp()
     # Routing is the spec's table (see SpecRouter); Starlette keeps the middleware stack around it.
-    app.router = SpecRouter(endpoints, not_found)  # type: ignore[assignment]
+    # The contract (/openapi.yaml, /openapi.json) and the browsable docs (/docs) are paths no
+    # operation has: served where an unknown path would be answered 404.
+    app.router = SpecRouter(endpoints, DocsPages(not_found))  # type: ignore[assignment]
     app.state.world = world
     app.state.webhooks = attach_webhooks(world)  # delivers webhooks in a thread of its own, once configured
     app.state.started = time.monotonic()
     app.state.guard = GuardSettings(
         allowed_hosts=tuple(allowed_hosts) if allowed_hosts is not None else None, control_token=control_token or None
     )
-    # The contract (/openapi.yaml, /openapi.json) and the browsable docs (/docs), inside the guard.
-    app.add_middleware(DocsPages)
     app.add_middleware(Guard, family_for=not_found.family_for, settings=app.state.guard)
     if access_log:
         app.add_middleware(AccessLog)

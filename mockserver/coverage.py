@@ -180,6 +180,11 @@ def record_request(
     if not family.vendor:
         return
     op, status = ex.operation.operation_id, response.status_code
+    if failure is None and status < 400:
+        # The usual answer: its keys depend on the operation, the status and the rooms asked for.
+        one_room = op in _DELIVERY_OPS and isinstance(ex.body, dict) and bool(ex.body.get("room_id"))
+        world.coverage.record(tenant, _success_keys(op, status, one_room))
+        return
     key = f"op {op} {status}"
     if status >= 400:
         reason = _reason(bytes(response.body))
@@ -193,6 +198,14 @@ def record_request(
         return
     outcome = next((name for name, code in DELIVERY_OUTCOMES.items() if code and code == failure.code), None)
     world.coverage.record(tenant, (key, f"delivery {outcome}") if outcome else (key,))
+
+
+@lru_cache(maxsize=1024)
+def _success_keys(op: str, status: int, one_room: bool) -> tuple[str, ...]:
+    # Keys are strings built anew for every request otherwise; the set of (op, status) is small.
+    if op not in _DELIVERY_OPS:
+        return (f"op {op} {status}",)
+    return (f"op {op} {status}", "delivery one room" if one_room else "delivery all rooms")
 
 
 # -- reports ---------------------------------------------------------------------------------------

@@ -16,7 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
@@ -55,7 +54,6 @@ class PathEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         trace = Trace(scope, time.perf_counter())
-        request = Request(scope, receive)
         bound = self.by_method.get(scope["method"])
         if bound is None:
             ops = ", ".join(f"{m} {b.operation.operation_id}" for m, b in sorted(self.by_method.items()))
@@ -75,7 +73,7 @@ class PathEndpoint:
                 journal(self.world, trace)
             await response(scope, receive, send)
             return
-        ex = Exchange(bound.operation, self.world, request, scope.get("path_params", {}))
+        ex = Exchange(bound.operation, self.world, scope, receive, scope.get("path_params", {}))
         family = bound.family
         op = trace.operation = bound.operation
         try:
@@ -89,14 +87,14 @@ class PathEndpoint:
                     await _drop(send)
                     return
                 await _apply(fault, self.world, ex)
-            raw = trace.raw = await read_body(request, self.body_limit)
+            raw = trace.raw = await read_body(receive, ex.header(b"content-length"), self.body_limit)
             # From here to the handler nothing awaits: authenticate again against the world as it
             # is now, since it may have changed while the body was uploading or a fault delayed us.
             family.reauthenticate(ex)
             if op.params_validator is not None or (op.parameters and scope["query_string"]):
-                ex.query = check_params(op, ex.path, request.query_params)
+                ex.query = check_params(op, ex.path, ex.request.query_params)
             if op.body is not None:
-                ex.body = parse_body(op, request.headers.get("content-type"), raw)
+                ex.body = parse_body(op, ex.header(b"content-type"), raw)
                 check_body(op.body, ex.body)
             result = await bound.handler(ex) if bound.is_async else bound.handler(ex)
             response = family.finish(ex, result)
@@ -209,19 +207,19 @@ def journal(world: World, trace: Trace) -> None:
         return
     scope, op, response, failure, fault = trace.scope, trace.operation, trace.response, trace.failure, trace.fault
     # The access log reads the operation, tenant and error code from here instead of recomputing.
-    scope[JOURNAL_ENTRY] = world.journal.record(
-        time=world.clock.now(),
-        method=scope["method"],
-        path=scope["path"],
-        query=scope.get("query_string", b""),
-        operation=op.operation_id if op is not None else None,
-        tenant=trace.tenant,
-        status=response.status_code if response is not None else 0,
-        duration_ms=(time.perf_counter() - trace.started) * 1000,
-        request_headers=scope.get("headers", []),
-        request_body=trace.raw,
-        response_body=response.body if response is not None else b"",
-        error=failure.code if failure is not None else None,
-        near_miss=trace.near_miss,
-        fault=fault.describe() if fault is not None else None,
+    scope[JOURNAL_ENTRY] = world.journal.keep(
+        world.clock.now(),
+        scope["method"],
+        scope["path"],
+        scope.get("query_string", b""),
+        op.operation_id if op is not None else None,
+        trace.tenant,
+        response.status_code if response is not None else 0,
+        (time.perf_counter() - trace.started) * 1000,
+        scope.get("headers", []),
+        trace.raw,
+        response.body if response is not None else b"",
+        failure.code if failure is not None else None,
+        trace.near_miss,
+        fault.describe() if fault is not None else None,
     )

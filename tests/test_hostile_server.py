@@ -104,7 +104,7 @@ def test_a_long_unknown_path_gets_no_closest_route_work(plain: TestClient, monke
     # A typo still gets its hint, comparing only routes of a close shape.
     r = plain.post("/v1/agent/A12345678/speek", json={})
     assert "closest route: POST /v1/agent/{agent_code}/speak" in r.json()["error"]["message"]
-    assert len(compared) < len(plain.app.router.default.known)  # not every route: only the near shapes
+    assert len(compared) < len(plain.app.router.default.app.known)  # not every route: only the near shapes
 
 
 @pytest.mark.parametrize(

@@ -71,7 +71,7 @@ _ERRORS: dict[ErrorCode, tuple[int, str]] = {
 
 def authenticate(ex: Exchange) -> None:
     """Shared by the agent and telephony families: who calls, and which project the path names."""
-    principal = ex.world.agora.authenticate(ex.request.headers.get("authorization"))
+    principal = ex.world.agora.authenticate(ex.header(b"authorization"))
     ex.principal = principal
     appid = ex.path.get("appid")
     if appid is not None:

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import orjson
+from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Receive, Scope
 
 if TYPE_CHECKING:
-    from starlette.requests import Request
-
     from ..spec import Operation
     from ..world import World
     from ..world.errors import DomainError, ErrorCode
@@ -35,7 +35,25 @@ def json_response(
         # orjson refuses integers beyond 64 bits, which a valid request may carry and a handler echo
         # (get_agent_turns' page_index has no maximum); the standard library writes them.
         content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
-    return Response(content, status_code=status, headers=headers, media_type=media_type)
+    if headers or status < 200 or status in (204, 304):
+        return Response(content, status_code=status, headers=headers, media_type=media_type)
+    return _JsonResponse(content, status, media_type)
+
+
+class _JsonResponse(Response):
+    """A ``Response`` whose two headers are written directly: ``Response.__init__`` works out
+    what any media type and header set needs, which costs more than the rest of a typical answer."""
+
+    def __init__(self, body: bytes, status: int, media_type: str) -> None:
+        self.status_code = status
+        self.media_type = media_type
+        self.background = None
+        self.body = body
+        kind = _JSON_TYPES.get(media_type) or media_type.encode("latin-1")
+        self.raw_headers = [(b"content-length", b"%d" % len(body)), (b"content-type", kind)]
+
+
+_JSON_TYPES = {name: name.encode() for name in ("application/json", "application/problem+json")}
 
 
 @dataclass(slots=True)
@@ -44,13 +62,37 @@ class Exchange:
 
     operation: Operation
     world: World
-    request: Request
+    scope: Scope
+    receive: Receive
     path: dict[str, str]
     query: dict[str, Any] = field(default_factory=dict)
     body: Any = None
     principal: Any = None  # what the family authenticated (an account, a customer, ...)
     project: Any = None  # the Agora project the path's appid names, once authorised
     headers: dict[str, str] = field(default_factory=dict)  # added to the response, error or not
+    credential: Any = None  # what the family checked the credentials with, kept for ``reauthenticate``
+    _received: dict[bytes, bytes] | None = None  # the request's headers by name, built on first use
+    _request: Request | None = None
+
+    @property
+    def request(self) -> Request:
+        """The Starlette request, made on first use: most operations never need it."""
+        if self._request is None:
+            self._request = Request(self.scope, self.receive)
+        return self._request
+
+    def header(self, name: bytes) -> str | None:
+        """A request header (the first of that name; ``name`` in lower case, as ASGI gives it).
+
+        Cheaper than Starlette's ``request.headers``, which the pipeline would build for every
+        request to read three headers.
+        """
+        received = self._received
+        if received is None:
+            # ASGI header names are lower-case; reversed, so the first of a repeated name wins.
+            received = self._received = dict(reversed(list(self.scope.get("headers", ()))))
+        value = received.get(name)
+        return value.decode("latin-1") if value is not None else None
 
 
 class Family:

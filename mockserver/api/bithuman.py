@@ -114,8 +114,8 @@ class BitHumanFamily(Family):
 
     def authenticate(self, ex: Exchange) -> None:
         ex.headers["X-Request-Id"] = f"req_{next(self._request_ids):012x}"
-        account = ex.world.bithuman.authenticate(ex.request.headers.get("api-secret"))
-        ex.principal = account
+        ex.credential = ex.world.bithuman.credential_of(ex.header(b"api-secret"))
+        account = ex.principal = ex.world.bithuman.account_for(ex.credential)
         admission = ex.world.bithuman.admit(account)
         if admission is not None:
             ex.headers.update(_limit_headers(admission))
@@ -129,7 +129,7 @@ class BitHumanFamily(Family):
 
     def reauthenticate(self, ex: Exchange) -> None:
         # The rate-limit token was taken once, by ``authenticate``.
-        ex.principal = ex.world.bithuman.authenticate(ex.request.headers.get("api-secret"))
+        ex.principal = ex.world.bithuman.account_for(ex.credential)
 
     def tenant(self, ex: Exchange) -> str | None:
         return ex.principal.id if ex.principal is not None else None

@@ -13,7 +13,7 @@ import hmac
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .errors import DomainError, ErrorCode
 from .ratelimit import WRITE_TIER_PER_MINUTE, Admission, TokenBucket
@@ -101,9 +101,11 @@ class Account:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    """What ``speak`` / ``add-context`` did: which rooms got the text, and when."""
+class Delivery(NamedTuple):
+    """What ``speak`` / ``add-context`` did: which rooms got the text, and when.
+
+    A named tuple rather than a frozen dataclass: one is made per delivery, and it is cheaper.
+    """
 
     agent_code: str
     context_type: str
@@ -121,7 +123,7 @@ class BitHumanWorld:
         self._lock: threading.RLock = world.lock
         self.default_dialect = default_dialect
         self.accounts: dict[str, Account] = {}
-        self._by_secret: dict[bytes, str] = {}
+        self._by_secret: dict[bytes, Account] = {}  # SHA-256 of a secret -> its account
 
     # -- the API's behaviour -------------------------------------------------------------------
 
@@ -131,15 +133,26 @@ class BitHumanWorld:
         The lookup is by SHA-256 digest and the final comparison is constant-time, so response
         times say nothing about how much of a guessed secret was right.
         """
+        return self.account_for(self.credential_of(secret))
+
+    def credential_of(self, secret: str | None) -> bytes:
+        """What ``account_for`` looks an ``api-secret`` up by (its SHA-256 digest)."""
         if secret is None or secret == "":
             raise DomainError(ErrorCode.MISSING_AUTH, "Missing api-secret header")
-        digest = _digest(secret)
-        with self._lock:
-            account_id = self._by_secret.get(digest)
-            account = self.accounts.get(account_id) if account_id else None
-        if account is None or not any(hmac.compare_digest(digest, known) for known in account.digests):
-            raise DomainError(ErrorCode.UNAUTHORIZED, "Invalid api-secret")
-        return account
+        return _digest(secret)
+
+    def account_for(self, digest: bytes) -> Account:
+        """The account whose secret has this digest, as the world is now (``authenticate``'s second half).
+
+        A request checks its credential twice, before and after its body arrives; the digest is
+        computed once.
+        """
+        account = self._by_secret.get(digest)  # one read of a dict: no lock needed
+        if account is not None:
+            for known in account.digests:
+                if hmac.compare_digest(digest, known):
+                    return account
+        raise DomainError(ErrorCode.UNAUTHORIZED, "Invalid api-secret")
 
     def dialect_of(self, account: Account | None, agent_code: str | None = None) -> str:
         """The dialect that answers: the account's own, else the server's.
@@ -231,7 +244,7 @@ class BitHumanWorld:
                 outcome="delivered",
             )
         self._world.chaos.on_delivery(account.id, agent_code, rooms)
-        return Delivery(agent_code=agent_code, context_type=context_type, rooms=rooms, time=now)
+        return Delivery(agent_code, context_type, rooms, now)
 
     # -- arrangement (control plane and fixtures) ----------------------------------------------
 
@@ -264,9 +277,9 @@ class BitHumanWorld:
             secrets = list(secrets) if secrets else [ids.secret()]
             for secret in secrets:
                 owner = self._by_secret.get(_digest(secret))
-                if owner is not None and owner != account_id:
+                if owner is not None and owner.id != account_id:
                     raise DomainError(
-                        ErrorCode.CONFLICT, f"an api-secret of {account_id!r} already belongs to account {owner!r}"
+                        ErrorCode.CONFLICT, f"an api-secret of {account_id!r} already belongs to account {owner.id!r}"
                     )
             account = Account(id=account_id, secrets=[])
             self._set_dialect(account, dialect)
@@ -294,8 +307,10 @@ class BitHumanWorld:
             if "secrets" in fields:
                 for secret in secrets or ():
                     owner = self._by_secret.get(_digest(secret))
-                    if owner is not None and owner != account_id:
-                        raise DomainError(ErrorCode.CONFLICT, f"that api-secret already belongs to account {owner!r}")
+                    if owner is not None and owner.id != account_id:
+                        raise DomainError(
+                            ErrorCode.CONFLICT, f"that api-secret already belongs to account {owner.id!r}"
+                        )
                 self._set_secrets(account, list(secrets) if secrets else [self._world.ids.secret()])
             if "dialect" in fields:
                 self._set_dialect(account, dialect)
@@ -309,7 +324,7 @@ class BitHumanWorld:
         account.secrets = secrets
         account.digests = [_digest(secret) for secret in secrets]
         for secret in secrets:
-            self._by_secret[_digest(secret)] = account.id
+            self._by_secret[_digest(secret)] = account
 
     def _set_dialect(self, account: Account, dialect: str | None) -> None:
         if dialect is not None and dialect not in DIALECTS:

@@ -79,10 +79,26 @@ class Inbox:
         self._lock = threading.Lock()
         self._listeners: tuple[Callable[[Event], None], ...] = ()  # copied on write: safe to iterate
 
-    def record(self, **fields: Any) -> Event:
-        """Append an event; ``fields`` are the ``Event`` fields but ``id``."""
+    def record(
+        self,
+        *,
+        time: float,
+        vendor: str,
+        tenant: str,
+        agent: str,
+        room: str | None,
+        kind: str,
+        text: str,
+        operation: str,
+        outcome: str,
+        data: dict[str, Any] | None = None,
+    ) -> Event:
+        """Append an event (the ``Event`` fields but ``id``)."""
         with self._lock:
-            event = Event(id=next(self._ids), **fields)
+            # Positional: one event is recorded per delivery, and keywords cost more.
+            event = Event(
+                next(self._ids), time, vendor, tenant, agent, room, kind, text, operation, outcome, data or {}
+            )
             buffer = self._by_tenant.pop(event.tenant, None)
             if buffer is None:
                 buffer = deque(maxlen=self.limit)

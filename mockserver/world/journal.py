@@ -23,8 +23,7 @@ import re
 import threading
 from collections import deque
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import unquote_plus
 
 from .redact import REDACTED, is_secret_name, redact_header, redact_text, redact_value
@@ -42,14 +41,20 @@ MAX_DEPTH = 32  # a body nested deeper is shown as text
 _MARGIN = 256
 _NAME_LIMIT = 64
 _HEADER_KEPT = HEADER_LIMIT + _MARGIN
+# Headers that fit in this many bytes in all are kept as they came (each is cut when shown).
+_HEADERS_BUDGET = 8 * 1024
+_BODY_KEPT = BODY_LIMIT + _MARGIN
 _OVERHEAD = 512  # bytes an entry costs beyond what it keeps (the object, its small fields)
 _UNPARSED = object()
 _SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
-@dataclass(slots=True)
-class Entry:
-    """One journaled request, bounded; ``to_dict`` is what the control plane shows."""
+class Entry(NamedTuple):
+    """One journaled request, bounded; ``to_dict`` is what the control plane shows.
+
+    A named tuple: one is made for every request, in one step, and a tuple of immutable values is
+    soon left alone by the garbage collector however many the journal keeps.
+    """
 
     id: int
     time: float  # mock clock
@@ -60,16 +65,16 @@ class Entry:
     tenant: str | None
     status: int
     duration_ms: float
-    request_headers: list[tuple[bytes, bytes]]  # names and values cut (a bytes slice copies)
+    request_headers: tuple[tuple[bytes, bytes], ...]  # names and values cut (a bytes slice copies)
     headers_dropped: int  # headers beyond HEADERS_KEPT
     request_body: bytes  # the first BODY_LIMIT + margin bytes
     request_size: int
     response_body: bytes
     response_size: int
-    error: str | None = None
-    near_miss: dict[str, str] | None = None
-    fault: str | None = None
-    size: int = 0  # bytes this entry keeps, for the journal's budget
+    error: str | None
+    near_miss: tuple[str, str] | None  # (operation, reason)
+    fault: str | None
+    size: int  # bytes this entry keeps, for the journal's budget
 
     def to_dict(self) -> dict[str, Any]:
         headers = {}
@@ -97,7 +102,7 @@ class Entry:
             "error": self.error,
             "near_miss": None
             if near is None
-            else {**near, "reason": _clip(redact_text(_utf8(near["reason"])), TEXT_LIMIT)},
+            else {"operation": near[0], "reason": _clip(redact_text(_utf8(near[1])), TEXT_LIMIT)},
             "fault": self.fault,
         }
 
@@ -170,8 +175,15 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text) - limit} more characters)"
 
 
+def _cut_headers(received: Sequence[tuple[bytes, bytes]]) -> tuple[tuple[tuple[bytes, bytes], ...], int, int]:
+    """The first ``HEADERS_KEPT`` headers, names and values cut; the bytes they keep; how many more."""
+    headers = tuple((name[:_NAME_LIMIT], value[:_HEADER_KEPT]) for name, value in received[:HEADERS_KEPT])
+    size = sum(len(name) + len(value) for name, value in headers)
+    return headers, size, max(0, len(received) - HEADERS_KEPT)
+
+
 def _text(value: bytes | str, limit: int) -> str:
-    if isinstance(value, bytes | bytearray):
+    if isinstance(value, (bytes, bytearray)):  # a tuple: `bytes | bytearray` is built anew per call
         return bytes(value[: limit + _MARGIN]).decode("latin-1")
     return value[: limit + _MARGIN]
 
@@ -213,57 +225,69 @@ class Journal:
         fault: str | None = None,
     ) -> Entry:
         """Keep a bounded copy of one request (never a reference to what it sent)."""
-        # On the hot path: slices only (decoding and redaction wait until the entry is read).
-        headers: list[tuple[bytes, bytes]] = []
-        header_bytes = 0
-        for name, value in itertools.islice(request_headers, HEADERS_KEPT):
-            # Cut only what is too long: most headers are kept as they are, without a copy.
-            if len(name) > _NAME_LIMIT:
-                name = name[:_NAME_LIMIT]
-            if len(value) > _HEADER_KEPT:
-                value = value[:_HEADER_KEPT]
-            header_bytes += len(name) + len(value)
-            headers.append((name, value))
-        dropped = len(request_headers) - HEADERS_KEPT if len(request_headers) > HEADERS_KEPT else 0
-        if near_miss is not None:
-            near_miss = {**near_miss, "reason": near_miss["reason"][: TEXT_LIMIT + _MARGIN]}
-        # Positional: this runs for every vendor request, and keywords cost a few microseconds more.
-        entry = Entry(
-            0,
+        return self.keep(
             time,
-            method[:_NAME_LIMIT],
-            _text(path, TEXT_LIMIT),
-            _text(query, TEXT_LIMIT),
+            method,
+            path,
+            query,
             operation,
             tenant,
             status,
             duration_ms,
-            headers,
-            dropped,
-            bytes(request_body[: BODY_LIMIT + _MARGIN]),
-            len(request_body),
-            bytes(response_body[: BODY_LIMIT + _MARGIN]),
-            len(response_body),
+            request_headers,
+            request_body,
+            response_body,
             error,
             near_miss,
             fault,
         )
-        entry.size = (
-            _OVERHEAD
-            + len(entry.path)
-            + len(entry.query)
-            + header_bytes
-            + len(entry.request_body)
-            + len(entry.response_body)
-            + (len(near_miss["reason"]) if near_miss else 0)
-        )
+
+    def keep(
+        self,
+        time: float,
+        method: str,
+        path: str,
+        query: bytes | str,
+        operation: str | None,
+        tenant: str | None,
+        status: int,
+        duration_ms: float,
+        request_headers: Sequence[tuple[bytes, bytes]],
+        request_body: bytes | memoryview,
+        response_body: bytes | memoryview,
+        error: str | None,
+        near_miss: dict[str, str] | None,
+        fault: str | None,
+    ) -> Entry:
+        """``record``, with positional arguments: the request pipeline calls it for every request."""
+        # Slices only (decoding and redaction wait until the entry is read).
+        header_bytes = sum(map(len, itertools.chain.from_iterable(request_headers)))
+        if len(request_headers) <= HEADERS_KEPT and header_bytes <= _HEADERS_BUDGET:
+            headers, dropped = tuple(request_headers), 0  # the usual request: kept whole, cut when shown
+        else:
+            headers, header_bytes, dropped = _cut_headers(request_headers)
+        path, query = _text(path, TEXT_LIMIT), _text(query, TEXT_LIMIT)
+        kept_request, kept_response = bytes(request_body[:_BODY_KEPT]), bytes(response_body[:_BODY_KEPT])
+        size = _OVERHEAD + len(path) + len(query) + header_bytes + len(kept_request) + len(kept_response)
+        near = None
+        if near_miss is not None:
+            near = (near_miss["operation"], near_miss["reason"][: TEXT_LIMIT + _MARGIN])
+            size += len(near[1])
         with self._lock:
-            entry.id = next(self._ids)
-            self._entries.append(entry)
-            self.bytes += entry.size
+            # fmt: off
+            entry = Entry(
+                next(self._ids), time, method[:_NAME_LIMIT], path, query, operation, tenant, status, duration_ms,
+                headers, dropped, kept_request, len(request_body), kept_response, len(response_body), error, near,
+                fault, size,
+            )
+            # fmt: on
+            entries = self._entries
+            entries.append(entry)
+            self.bytes += size
             self.total += 1
-            while len(self._entries) > 1 and (len(self._entries) > self.limit or self.bytes > self.max_bytes):
-                self.bytes -= self._entries.popleft().size
+            if len(entries) > self.limit or self.bytes > self.max_bytes:
+                while len(entries) > 1 and (len(entries) > self.limit or self.bytes > self.max_bytes):
+                    self.bytes -= entries.popleft().size
         return entry
 
     def query(
