@@ -89,7 +89,8 @@ class Clock:
         if self._frozen:
             return self._base_mock
         # A sped-up clock running for long enough could pass MAX_TIME: time stops there.
-        return min(self._base_mock + (self._source() - self._base_real) * self._speed, MAX_TIME)
+        now = self._base_mock + (self._source() - self._base_real) * self._speed
+        return now if now < MAX_TIME else MAX_TIME
 
     @property
     def frozen(self) -> bool:

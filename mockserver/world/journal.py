@@ -44,6 +44,7 @@ _HEADER_KEPT = HEADER_LIMIT + _MARGIN
 # Headers that fit in this many bytes in all are kept as they came (each is cut when shown).
 _HEADERS_BUDGET = 8 * 1024
 _BODY_KEPT = BODY_LIMIT + _MARGIN
+_TEXT_KEPT = TEXT_LIMIT + _MARGIN
 _OVERHEAD = 512  # bytes an entry costs beyond what it keeps (the object, its small fields)
 _UNPARSED = object()
 _SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
@@ -60,7 +61,7 @@ class Entry(NamedTuple):
     time: float  # mock clock
     method: str
     path: str
-    query: str
+    query: bytes | str
     operation: str | None
     tenant: str | None
     status: int
@@ -89,7 +90,7 @@ class Entry(NamedTuple):
             "time": self.time,
             "method": self.method,
             "path": _clip(redact_text(_utf8(self.path)), TEXT_LIMIT),
-            "query": _clip(redact_query(self.query), TEXT_LIMIT),
+            "query": _clip(redact_query(_text(self.query)), TEXT_LIMIT),
             "operation": self.operation,
             "tenant": self.tenant,
             "status": self.status,
@@ -182,10 +183,13 @@ def _cut_headers(received: Sequence[tuple[bytes, bytes]]) -> tuple[tuple[tuple[b
     return headers, size, max(0, len(received) - HEADERS_KEPT)
 
 
-def _text(value: bytes | str, limit: int) -> str:
-    if isinstance(value, (bytes, bytearray)):  # a tuple: `bytes | bytearray` is built anew per call
-        return bytes(value[: limit + _MARGIN]).decode("latin-1")
-    return value[: limit + _MARGIN]
+def _kept(body: bytes | memoryview) -> bytes:
+    # Most bodies are small bytes: kept as they are (the same object; bytes never change).
+    return body if type(body) is bytes and len(body) <= _BODY_KEPT else bytes(body[:_BODY_KEPT])
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("latin-1") if isinstance(value, bytes) else value
 
 
 class Journal:
@@ -266,8 +270,11 @@ class Journal:
             headers, dropped = tuple(request_headers), 0  # the usual request: kept whole, cut when shown
         else:
             headers, header_bytes, dropped = _cut_headers(request_headers)
-        path, query = _text(path, TEXT_LIMIT), _text(query, TEXT_LIMIT)
-        kept_request, kept_response = bytes(request_body[:_BODY_KEPT]), bytes(response_body[:_BODY_KEPT])
+        if len(path) > _TEXT_KEPT:
+            path = path[:_TEXT_KEPT]
+        if len(query) > _TEXT_KEPT:
+            query = query[:_TEXT_KEPT]  # bytes as the server gave it, or text: decoded when shown
+        kept_request, kept_response = _kept(request_body), _kept(response_body)
         size = _OVERHEAD + len(path) + len(query) + header_bytes + len(kept_request) + len(kept_response)
         near = None
         if near_miss is not None:
