@@ -79,7 +79,10 @@ class PathEndpoint:
         try:
             family.authenticate(ex)
             trace.tenant = family.tenant(ex)
-            fault = self.world.faults.pick(op.operation_id, trace.tenant, _agent_of(ex)) if family.vendor else None
+            faults = self.world.faults
+            fault = (
+                faults.pick(op.operation_id, trace.tenant, _agent_of(ex)) if family.vendor and faults.armed else None
+            )
             if fault is not None:
                 trace.fault = fault
                 if fault.kind == "drop":

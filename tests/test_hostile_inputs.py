@@ -457,9 +457,7 @@ def test_responder_rules_are_bounded_in_size_and_expansion(client: TestClient) -
         "/_mock/agora/projects/demo-app-id", json={"responder": [{"match": "x" * 501, "reply": "r"}]}
     )
     _problem(too_long, 422)
-    r = client.patch(
-        "/_mock/agora/projects/demo-app-id", json={"responder": [{"match": ".", "reply": "{text}" * 300}]}
-    )
+    r = client.patch("/_mock/agora/projects/demo-app-id", json={"responder": [{"match": ".", "reply": "{text}" * 300}]})
     assert r.status_code == 200, r.text
     project = client.app.state.world.agora.projects["demo-app-id"]  # type: ignore[attr-defined]
     assert len(project.reply_to("y" * 5_000)) == 10_000

@@ -85,9 +85,7 @@ def report_agora_agent_error(ex: Exchange) -> Response:
 
 def set_bithuman_webhook(ex: Exchange) -> Response:
     body = ex.body
-    sub = ex.world.webhooks.set_bithuman(
-        ex.path["account_id"], body["url"], body.get("headers"), body.get("events")
-    )
+    sub = ex.world.webhooks.set_bithuman(ex.path["account_id"], body["url"], body.get("headers"), body.get("events"))
     return json_response(sub.to_dict())
 
 

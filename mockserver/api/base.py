@@ -127,7 +127,7 @@ class Family:
         """Add the headers every response of this family carries (``ex`` is None before routing)."""
         if ex is not None and ex.headers:
             # Appending raw headers is much cheaper than MutableHeaders.update on the hot path.
-            response.raw_headers.extend(
-                (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in ex.headers.items()
-            )
+            raw = response.raw_headers
+            for name, value in ex.headers.items():
+                raw.append((name.lower().encode("latin-1"), value.encode("latin-1")))
         return response

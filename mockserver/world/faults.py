@@ -134,6 +134,11 @@ class Faults:
             self._rules.clear()
             return dropped
 
+    @property
+    def armed(self) -> bool:
+        """Whether any rule is in force (read for every request: most runs have none)."""
+        return bool(self._rules)
+
     def pick(self, operation: str, tenant: str | None, agent: str | None) -> FaultRule | None:
         """The rule that fires for this request, if any (its count is consumed)."""
         if not self._rules:
