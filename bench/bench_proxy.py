@@ -70,21 +70,21 @@ def own_work_ms(count: int = 2000) -> float:
     """
     import asyncio
 
-    import httpx
-
     sys.path.insert(0, str(REPO))
     from mockserver.bridge.proxy import Proxy
+    from mockserver.bridge.upstream import Answer, UpstreamPool
 
     answer = b'{"agent_code":"A12345678","context_type":"speak","delivered_to_rooms":1,"rooms":["customer_session_1"]}'
+    answer_headers = [(b"content-type", b"application/json"), (b"content-length", str(len(answer)).encode())]
 
-    class Free(httpx.AsyncBaseTransport):
-        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-            async for _ in request.stream:  # type: ignore[union-attr]
-                pass
-            headers = [(b"content-type", b"application/json"), (b"content-length", str(len(answer)).encode())]
-            return httpx.Response(200, headers=headers, stream=httpx.ByteStream(answer))
+    class Free(UpstreamPool):
+        async def send(self, origin, method, target, headers, body=b"", more=None, *, chunked=False):  # type: ignore[no-untyped-def]
+            if more is not None:
+                async for _ in more:
+                    pass
+            return Answer(200, answer_headers, answer, reason="OK")
 
-    proxy = Proxy({"bithuman": "http://upstream.invalid"}, transport=Free())
+    proxy = Proxy({"bithuman": "http://upstream.invalid"}, pool=Free())
     headers = [(k.lower().encode(), v.encode()) for k, v in HEADERS.items()]
     scope = {
         "type": "http",

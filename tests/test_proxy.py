@@ -162,11 +162,12 @@ def test_an_unreachable_or_slow_upstream_answers_502_or_504_in_the_vendor_s_enve
     assert agora.status_code == 502 and agora.json()["reason"] == "ServiceUnavailable"
     assert [e["status"] for e in journal] == [502, 502]
 
-    def slow(request: httpx.Request) -> httpx.Response:
-        raise httpx.ReadTimeout("no answer", request=request)
-
-    with HarWriter(tmp_path / "slow.har") as writer:
-        proxy = Proxy({"bithuman": dead, "agora": dead}, record=writer, transport=httpx.MockTransport(slow))
+    # An upstream that takes connections (the kernel does, from the backlog) and never answers.
+    with socket.socket() as silent, HarWriter(tmp_path / "slow.har") as writer:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        mute = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        proxy = Proxy({"bithuman": mute, "agora": mute}, record=writer, timeout=0.3)
         with ProxyServer(proxy) as server:
             timeout = httpx.get(f"{server.url}{PREFIX}/agents", auth=AGORA)
             telephony = httpx.get(f"{server.url}/api/conversational-ai-agent/v2/phone-numbers", auth=AGORA)
@@ -226,3 +227,8 @@ def test_the_proxy_command_serves_the_proxy_with_its_options(tmp_path: Path, mon
     (proxy,) = served
     assert proxy.upstreams == {"bithuman": "https://api.bithuman.ai", "agora": "http://agora.test"}
     assert read_har(har) == []  # the recording was closed: a valid, empty HAR
+
+
+def test_an_upstream_that_is_no_http_url_is_refused_at_start() -> None:
+    result = CliRunner().invoke(main, ["proxy", "--port", "0", "--bithuman-upstream", "api.bithuman.ai"])
+    assert result.exit_code == 1 and "an upstream is an http:// or https:// URL" in result.output

@@ -70,7 +70,12 @@ def proxy(
     def report(violation: Violation) -> None:
         click.echo(violation.line(), err=True)
 
-    app = Proxy(upstreams, record=writer, on_violation=report, timeout=timeout)
+    try:
+        app = Proxy(upstreams, record=writer, on_violation=report, timeout=timeout)
+    except ValueError as exc:  # an upstream that is no http(s) URL
+        if writer is not None:
+            writer.close()
+        raise click.ClickException(str(exc)) from None
     try:
         sock = listening_socket(host, port)
     except OSError as exc:
