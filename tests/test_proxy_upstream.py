@@ -345,3 +345,73 @@ def test_origins_name_their_host_as_http_does() -> None:
     assert Origin.of("http://[::1]:8080/base/") == Origin("http", "::1", 8080, b"[::1]:8080", b"/base")
     with pytest.raises(ValueError):
         Origin.of("ftp://example.test")
+
+
+class _Wire(asyncio.Transport):
+    """A connection's transport that keeps each write apart."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[bytes] = []
+        self.closed = False
+
+    def get_extra_info(self, name: str, default: object = None) -> object:
+        return {"sockname": ("127.0.0.1", 8080), "peername": ("127.0.0.1", 50000)}.get(name, default)
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.writes.append(bytes(data))
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def close(self) -> None:
+        self.closed = True
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+
+def test_the_server_writes_a_response_s_head_and_body_at_once_and_a_stream_s_head_at_once() -> None:
+    # The proxy's answers go out through the same protocol as the mock's (server.serving): a small
+    # answer in one write, so the client reads it whole; a stream's head without waiting for its body.
+    from uvicorn.config import Config
+    from uvicorn.server import ServerState
+
+    from mockserver.protocol import Limits, protocol_for
+
+    later = asyncio.Event()
+
+    async def app(scope: dict[str, object], receive: Callable[..., object], send: Callable[..., object]) -> None:
+        await receive()  # type: ignore[misc]
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})  # type: ignore[misc]
+        if scope["path"] == "/stream":
+            await later.wait()
+        await send({"type": "http.response.body", "body": b"ok"})  # type: ignore[misc]
+
+    async def scenario() -> tuple[list[bytes], list[bytes], list[bytes]]:
+        config = Config(app, log_level="warning", lifespan="off", http=protocol_for(Limits()))
+        config.load()
+        protocol = config.http_protocol_class(config=config, server_state=ServerState(), app_state={})
+        wire = _Wire()
+        protocol.connection_made(wire)
+        protocol.data_received(b"GET /small HTTP/1.1\r\nHost: x\r\n\r\n")
+        for _ in range(5):
+            await asyncio.sleep(0)
+        small = list(wire.writes)
+        wire.writes.clear()
+        protocol.data_received(b"GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")
+        for _ in range(5):
+            await asyncio.sleep(0)
+        head = list(wire.writes)
+        later.set()
+        for _ in range(5):
+            await asyncio.sleep(0)
+        protocol.connection_lost(None)
+        return small, head, wire.writes[len(head) :]
+
+    small, head, rest = asyncio.run(scenario())
+    assert len(small) == 1 and small[0].startswith(b"HTTP/1.1 200 OK\r\n") and small[0].endswith(b"\r\n\r\nok")
+    assert len(head) == 1 and head[0].endswith(b"\r\n\r\n") and rest == [b"ok"]
