@@ -21,6 +21,7 @@ from mockserver.bridge.checks import undeclared_fields
 from mockserver.bridge.har import HarWriter, read_har
 from mockserver.bridge.proxy import Proxy, ProxyServer, default_upstreams
 from mockserver.cli import main
+from mockserver.protocol import LimitedProtocol
 
 from .bridge_support import AGORA, JOIN, PREFIX, SECRET, agora_traffic, bithuman_traffic, record
 
@@ -212,23 +213,47 @@ def test_the_default_upstreams_are_the_vendors_production_hosts() -> None:
 
 
 def test_the_proxy_command_serves_the_proxy_with_its_options(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    served: list[Proxy] = []
+    served: list[uvicorn.Server] = []
 
     async def serve(self: uvicorn.Server, sockets: list[socket.socket] | None = None) -> None:
-        served.append(self.config.app)  # instead of serving: the app and its options are what count
+        served.append(self)  # instead of serving: the app and its options are what count
 
     monkeypatch.setattr(uvicorn.Server, "serve", serve)
     har = tmp_path / "cli.har"
     args = ["proxy", "--port", "0", "--agora-upstream", "http://agora.test/", "--record", str(har)]
+    args += ["--allow-host", "proxy.internal", "--max-connections", "50", "--body-timeout", "90"]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     assert "bitHuman -> https://api.bithuman.ai" in result.output and "Agora    -> http://agora.test" in result.output
     assert "proxy stopped: 0 exchanges, 0 contract violations" in result.output
-    (proxy,) = served
+    (server,) = served
+    proxy = server.config.app
+    assert isinstance(proxy, Proxy)
     assert proxy.upstreams == {"bithuman": "https://api.bithuman.ai", "agora": "http://agora.test"}
     assert read_har(har) == []  # the recording was closed: a valid, empty HAR
+    # Served as `serve` serves the mock (server.serving): its protocol, limits and Host rule...
+    protocol = server.config.http
+    assert isinstance(protocol, type) and issubclass(protocol, LimitedProtocol)
+    assert protocol.limits.max_connections == 50 and protocol.limits.body_timeout == 90
+    assert "proxy.internal" in proxy.state.guard.allowed_hosts
+    # ... as a relay: the upstream's Server and Date headers pass, the lifespan closes the upstreams.
+    assert not server.config.server_header and not server.config.date_header and server.config.lifespan == "on"
 
 
 def test_an_upstream_that_is_no_http_url_is_refused_at_start() -> None:
     result = CliRunner().invoke(main, ["proxy", "--port", "0", "--bithuman-upstream", "api.bithuman.ai"])
     assert result.exit_code == 1 and "an upstream is an http:// or https:// URL" in result.output
+
+
+def test_forwarded_requests_pass_the_guard_first(tmp_path: Path) -> None:
+    with MockServer(app=_odd_upstream()) as odd, HarWriter(tmp_path / "guard.har") as writer:
+        server = ProxyServer(Proxy({"bithuman": odd.url, "agora": odd.url}, record=writer)).start()
+        too_long = httpx.post(f"{server.url}/v1/agent/A1/speak?{'q' * 9000}", headers=SECRET, json={})
+        elsewhere = httpx.post(f"{server.url}/v1/agent/A1/speak", headers={**SECRET, "Host": "evil.test"})
+        fine = httpx.post(f"{server.url}/v1/agent/A1/speak", headers=SECRET, json={"message": "Hi"})
+        server.stop()
+    assert too_long.status_code == 414 and too_long.json()["error"]["httpStatus"] == 414
+    assert elsewhere.status_code == 421 and "evil.test" in elsewhere.json()["error"]["message"]
+    assert fine.status_code == 207
+    # Refused before anything was sent upstream, like the mock's own refusals: only the third went.
+    assert [e["response"]["status"] for e in read_har(tmp_path / "guard.har")] == [207]

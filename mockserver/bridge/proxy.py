@@ -17,7 +17,7 @@ import logging
 import os
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -29,6 +29,8 @@ from ..api import agora, bithuman, telephony
 from ..api.base import Family
 from ..app import create_app
 from ..contract import load_contract
+from ..guard import Guard
+from ..protocol import Limits
 from ..server import MockServer
 from ..spec import load_spec
 from ..world import World
@@ -168,6 +170,9 @@ class Proxy:
             "Agora Phone Numbers": telephony.TelephonyFamily(self.world),
         }
         self._credential_key = record.key if record is not None else os.urandom(32)
+        # Forwarded requests pass the guard the control plane passes (its settings, which the server
+        # fills in): the URL and head caps the protocol marks, the allowed Host names.
+        self._guarded = Guard(self._forward, lambda path: self._route(path)[1], self.control.state.guard)
         self._routes: dict[str, tuple[str, Family]] = {}
 
     def _route(self, path: str) -> tuple[str, Family]:
@@ -209,7 +214,7 @@ class Proxy:
         if path == "/_mock" or path.startswith("/_mock/"):
             await self.control(scope, receive, send)
             return
-        await self._forward(scope, receive, send)
+        await self._guarded(scope, receive, send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -443,16 +448,22 @@ def _text_headers(raw: Any) -> list[tuple[str, str]]:
 
 
 class ProxyServer(MockServer):
-    """A ``Proxy`` on a real socket in a background thread (port 0 by default), like ``MockServer``."""
+    """A ``Proxy`` on a real socket in a background thread (port 0 by default), like ``MockServer``:
+    served by ``server.serving`` as ``mockserver proxy`` is (limits, guard), as a relay."""
 
-    def __init__(self, proxy: Proxy, host: str = "127.0.0.1", port: int = 0) -> None:
-        super().__init__(app=proxy, host=host, port=port)  # type: ignore[arg-type]
+    relay = True
+
+    def __init__(
+        self,
+        proxy: Proxy,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        limits: Limits | None = None,
+        allow_hosts: Iterable[str] = (),
+    ) -> None:
+        super().__init__(app=proxy, host=host, port=port, limits=limits, allow_hosts=allow_hosts)  # type: ignore[arg-type]
         self.proxy = proxy
-        # The upstream's Server and Date headers pass through; uvicorn must not add its own.
-        self._server.config.server_header = False
-        self._server.config.date_header = False
-        # The lifespan's shutdown closes the upstream connections in the loop that opened them.
-        self._server.config.lifespan = "on"
 
     @property
     def world(self) -> Any:
