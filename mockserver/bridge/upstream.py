@@ -76,20 +76,23 @@ class Origin:
         return cls(parts.scheme, name, port, host_header.encode("ascii"), parts.path.rstrip("/").encode())
 
 
-def _check(value: bytes) -> bytes:
-    # A header or target that would end the line early would smuggle a second request.
-    if b"\r" in value or b"\n" in value or b"\0" in value:
-        raise UpstreamError("a request header or target holds a line break")
-    return value
-
-
 def request_head(
     method: bytes, target: bytes, host: bytes, headers: list[tuple[bytes, bytes]], *, chunked: bool = False
 ) -> bytes:
-    """The request line and headers as sent: ``Host`` first, then ``headers`` as given."""
-    lines = [_check(method), b" ", _check(target), b" HTTP/1.1\r\nHost: ", host, b"\r\n"]
+    """The request line and headers as sent: ``Host`` first, then ``headers`` as given.
+
+    A method, target, name or value holding a line break (or a NUL) would end its line early and
+    smuggle a second request: ``UpstreamError``.
+    """
+    given = [method, target]
     for name, value in headers:
-        lines += (_check(name), b": ", _check(value), b"\r\n")
+        given += (name, value)
+    joined = b"".join(given)  # one scan for all of them
+    if b"\r" in joined or b"\n" in joined or b"\0" in joined:
+        raise UpstreamError("a request header or target holds a line break")
+    lines = [method, b" ", target, b" HTTP/1.1\r\nHost: ", host, b"\r\n"]
+    for name, value in headers:
+        lines += (name, b": ", value, b"\r\n")
     if chunked:
         lines.append(b"Transfer-Encoding: chunked\r\n")
     lines.append(b"\r\n")
