@@ -13,6 +13,7 @@ vendor's envelope (the mock's own renderer of that vendor).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
@@ -38,7 +39,7 @@ from ..world.errors import DomainError, ErrorCode
 from ..world.redact import redact_text
 from .checks import check_exchange
 from .har import Exchange, HarWriter, credential_of
-from .upstream import Origin, UpstreamError, UpstreamPool, UpstreamTimeout
+from .upstream import Answer, Origin, UpstreamError, UpstreamPool, UpstreamTimeout
 
 __all__ = ["DEFAULT_KEEP", "Proxy", "ProxyServer", "Violation", "default_upstreams"]
 
@@ -47,6 +48,7 @@ log = logging.getLogger("mockserver.proxy")
 DEFAULT_KEEP = 1024 * 1024  # bytes of each body kept for the checks (the mock's own body limit)
 VIOLATIONS_KEPT = 10_000
 _ROUTES_KEPT = 4096  # paths whose vendor is remembered
+_CHECK_DELAY = 0.001  # seconds between an answer's last byte and its checks (see Proxy.flush)
 # Hop-by-hop headers (RFC 9110 §7.6.1) belong to one connection, never forwarded; the Host header
 # names the upstream.
 _HOP = frozenset(
@@ -174,6 +176,8 @@ class Proxy:
         # fills in): the URL and head caps the protocol marks, the allowed Host names.
         self._guarded = Guard(self._forward, lambda path: self._route(path)[1], self.control.state.guard)
         self._routes: dict[str, tuple[str, Family]] = {}
+        self._pending: list[tuple[Callable[..., None], tuple[Any, ...]]] = []
+        self._flush_timer: asyncio.TimerHandle | None = None
 
     def _route(self, path: str) -> tuple[str, Family]:
         """The vendor whose upstream serves ``path``, and the family that renders its errors."""
@@ -212,6 +216,7 @@ class Proxy:
             return
         path: str = scope["path"]
         if path == "/_mock" or path.startswith("/_mock/"):
+            self.flush()  # what it shows includes every exchange answered so far
             await self.control(scope, receive, send)
             return
         await self._guarded(scope, receive, send)
@@ -222,6 +227,7 @@ class Proxy:
             if message["type"] == "lifespan.startup":
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                self.flush()
                 await self.aclose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
@@ -270,7 +276,7 @@ class Proxy:
             else:
                 status, code, told = 502, "bad_gateway", f"the upstream {base} cannot be reached"
             await self._fail(scope, receive, send, family, code, status, told)
-            self._finish(scope, vendor, started_wall, started, request, status, str(exc))
+            self._later(self._unanswered, scope, vendor, started_wall, _since(started), request, status, str(exc))
             return
         response = _Kept(self.keep)
         try:
@@ -291,13 +297,48 @@ class Proxy:
             log.warning(
                 "the upstream %s broke off its answer to %s %s: %s", self.upstreams[vendor], scope["method"], path, exc
             )
-            self._finish(scope, vendor, started_wall, started, request, answer.status, str(exc))
+            self._later(
+                self._unanswered, scope, vendor, started_wall, _since(started), request, answer.status, str(exc)
+            )
             raise
         finally:
             answer.release()
-        duration_ms = (time.perf_counter() - started) * 1000
-        # The checks run once the answer is out, off the client's clock, and without awaiting
-        # anything: the next request this proxy serves finds this one journalled and recorded.
+        self._later(self._answered, scope, vendor, started_wall, _since(started), request, answer, response)
+
+    def _later(self, job: Callable[..., None], *args: Any) -> None:
+        """Check, journal and record an exchange a moment after its answer went out (``flush``)."""
+        self._pending.append((job, args))
+        if self._flush_timer is None:
+            self._flush_timer = asyncio.get_running_loop().call_later(_CHECK_DELAY, self.flush)
+
+    def flush(self) -> None:
+        """Check, journal and record the exchanges still waiting, in the order they were answered.
+
+        The checks of an exchange wait a millisecond after its answer has gone out: on a busy machine
+        the client's process, just woken by the answer, then gets the processor first, rather than
+        wait behind them. Whatever reads their results first flushes them: the control plane's
+        requests, the server's shutdown.
+        """
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
+            self._flush_timer = None
+        pending, self._pending = self._pending, []
+        for job, args in pending:
+            try:
+                job(*args)
+            except Exception:  # one exchange's failure must not lose the others
+                log.exception("checking an exchange failed")
+
+    def _answered(
+        self,
+        scope: Scope,
+        vendor: str,
+        started_wall: float,
+        duration_ms: float,
+        request: _Kept,
+        answer: Answer,
+        response: _Kept,
+    ) -> None:
         exchange = Exchange(
             started=started_wall,
             method=scope["method"],
@@ -313,7 +354,7 @@ class Proxy:
             duration_ms=duration_ms,
             http_version=answer.http_version,
         )
-        self._observe(path, query.decode("latin-1"), exchange)
+        self._observe(scope["path"], scope.get("query_string", b"").decode("latin-1"), exchange)
 
     def _url(self, vendor: str, scope: Scope) -> str:
         """The upstream URL a request went to, as recorded."""
@@ -328,8 +369,15 @@ class Proxy:
         response = family.render(DomainError(ErrorCode(code), message, fault_status=status), None)
         await response(scope, receive, send)
 
-    def _finish(
-        self, scope: Scope, vendor: str, started_wall: float, started: float, request: _Kept, status: int, error: str
+    def _unanswered(
+        self,
+        scope: Scope,
+        vendor: str,
+        started_wall: float,
+        duration_ms: float,
+        request: _Kept,
+        status: int,
+        error: str,
     ) -> None:
         """Journal and record an exchange the upstream did not answer whole (``error`` says why)."""
         exchange = Exchange(
@@ -344,7 +392,7 @@ class Proxy:
             response_headers=[],
             response_body=b"",
             response_size=0,
-            duration_ms=(time.perf_counter() - started) * 1000,
+            duration_ms=duration_ms,
             error=error,
         )
         self.exchanges += 1
@@ -441,6 +489,10 @@ class Proxy:
                 outcome="proxied",
                 data={"status": exchange.status},
             )
+
+
+def _since(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
 
 
 def _text_headers(raw: Any) -> list[tuple[str, str]]:
