@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import socket
+import time
 from pathlib import Path
 
 import httpx
@@ -19,7 +20,7 @@ from starlette.routing import Route
 from mockserver import MockServer
 from mockserver.bridge.checks import undeclared_fields
 from mockserver.bridge.har import HarWriter, read_har
-from mockserver.bridge.proxy import Proxy, ProxyServer, default_upstreams
+from mockserver.bridge.proxy import Proxy, ProxyServer, Violation, default_upstreams
 from mockserver.cli import main
 from mockserver.protocol import LimitedProtocol
 
@@ -123,6 +124,22 @@ def test_violations_are_flagged_as_they_happen_with_secrets_masked(tmp_path: Pat
     assert "request: bithuman_speak: the contract refuses it (Missing required field: message)" in seen[1]
     assert all("sk-abcdef123456" not in line for line in seen)
     assert [len(e["_violations"]) for e in read_har(tmp_path / "odd.har")] == [1, 1]
+
+
+def test_the_checks_follow_each_answer_without_a_reader() -> None:
+    # The checks run a moment after the answer (the client first); the proxy's own timer runs them
+    # when nobody reads the control plane, which would run them at once.
+    seen: list[Violation] = []
+    with MockServer(app=_odd_upstream()) as odd:
+        proxy = Proxy({"bithuman": odd.url}, on_violation=seen.append)
+        with ProxyServer(proxy) as server:
+            answer = httpx.post(f"{server.url}/v1/agent/A1/speak", headers=SECRET, json={"message": "Hi"})
+            for _ in range(500):  # at most 5 s
+                if seen:
+                    break
+                time.sleep(0.01)
+            assert answer.status_code == 207 and proxy.exchanges == 1
+            assert [v["status"] for v in seen] == [207]
 
 
 def _secret_in_query(client: httpx.Client) -> None:
