@@ -158,7 +158,7 @@ class _Corked:
             self._held = None
             self._transport.write(held + data)
         elif data:
-            self._held = data
+            self._held = bytes(data)  # (a head is bytes already: no copy)
             self._loop.call_soon(self.flush)
 
     def flush(self) -> None:
