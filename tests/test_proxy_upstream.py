@@ -206,6 +206,23 @@ def test_a_request_the_upstream_dropped_on_a_kept_alive_connection_is_sent_once_
     assert [e["status"] for e in journal] == [200, 200, 200]
 
 
+def test_a_slow_answer_on_a_kept_alive_connection_is_a_504_and_is_not_sent_again(
+    through: Callable[..., ProxyServer],
+) -> None:
+    def second_slow(seen: Seen) -> bytes:
+        if len(upstream.seen) == 2:
+            time.sleep(1.0)  # past the proxy's timeout: the upstream is working on it
+        return answer()
+
+    with Upstream(second_slow) as upstream:
+        proxy = through(upstream.url, timeout=0.3)
+        with httpx.Client(base_url=proxy.url) as client:
+            fast = client.post(SPEAK, headers=SECRET, json={"message": "one"})
+            slow = client.post(SPEAK, headers=SECRET, json={"message": "two"})
+    assert fast.status_code == 200 and slow.status_code == 504
+    assert [s.body for s in upstream.seen] == [b'{"message":"one"}', b'{"message":"two"}']
+
+
 def test_an_upstream_that_closes_without_answering_answers_502(through: Callable[..., ProxyServer]) -> None:
     with Upstream(lambda seen: None) as upstream:
         proxy = through(upstream.url)

@@ -485,13 +485,15 @@ class UpstreamPool:
                         if chunked:
                             await connection.write(_CHUNK_END)
                 await connection.read_head()
-            except UpstreamError:
-                connection.close()
-                if connection.head_done:  # the write failed, but the answer had come
+            except UpstreamError as exc:
+                if connection.head_done:  # the rest of the request could not go, but the answer came
                     connection.keep_alive = False
                     return _Streamed(self, connection)
+                connection.close()
+                # Closed before any answer, on a connection kept from before: the upstream closed it
+                # as the request went, and never read it. Not after a timeout: it may be working on it.
                 stale = connection.reused and connection.received == 0 and more is None
-                if stale and not retried and not isinstance(connection.error, UpstreamTimeout):
+                if stale and not retried and not isinstance(exc, UpstreamTimeout):
                     retried = True
                     continue
                 raise
