@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import contextlib
 import ipaddress
@@ -20,8 +19,9 @@ import click
 from . import __version__
 from .accesslog import configure_logging
 from .app import create_app
+from .connection_options import connection_options
 from .fixtures import FixtureError, load_fixture_file, resolve_fixture
-from .protocol import Limits, default_max_connections
+from .protocol import Limits
 from .server import listening_socket, serving
 from .world import World
 from .world.inbox import DEFAULT_INBOX_LIMIT
@@ -203,43 +203,13 @@ def _option(name: str, *decls: str, **kwargs: Any) -> Callable[[F], F]:
     show_default=True,
     help="Bytes the request journal may keep; its oldest entries go first.",
 )
-@click.option(
-    "--allow-host",
-    "allow_hosts",
-    multiple=True,
-    metavar="NAME",
-    envvar="MOCKSERVER_ALLOW_HOSTS",
-    show_envvar=True,
-    help="Host name served besides loopback names and IP addresses (repeatable; '*.example.test' "
-    "patterns; '*' allows any). The variable takes a comma-separated list.",
-)
 @_option(
     "control-token",
     default=None,
     metavar="TOKEN",
     help="Require this token on every control-plane request (Authorization: Bearer, or X-Mock-Token).",
 )
-@_option(
-    "max-connections",
-    type=click.IntRange(1),
-    default=default_max_connections(),
-    show_default=True,
-    help="Open connections at once; more are answered 503 and closed.",
-)
-@_option("keep-alive-timeout", type=click.FloatRange(1), default=5.0, show_default=True, help="Seconds.")
-@_option(
-    "header-timeout", type=click.FloatRange(0.1), default=10.0, show_default=True, help="Seconds for a request head."
-)
-@_option(
-    "body-timeout", type=click.FloatRange(0.1), default=30.0, show_default=True, help="Seconds for a request body."
-)
-@_option(
-    "max-header-bytes",
-    type=click.IntRange(1024),
-    default=64 * 1024,
-    show_default=True,
-    help="Request line plus headers; more is refused with 431.",
-)
+@connection_options(environment=True)
 def serve(
     host: str,
     port: int,
@@ -252,13 +222,9 @@ def serve(
     inbox_limit: int,
     journal_limit: int,
     journal_bytes: int,
-    allow_hosts: tuple[str, ...],
     control_token: str | None,
-    max_connections: int,
-    keep_alive_timeout: float,
-    header_timeout: float,
-    body_timeout: float,
-    max_header_bytes: int,
+    hosts: list[str],
+    limits: Limits,
 ) -> None:
     """Serve both vendor APIs and the control plane."""
     if empty and fixtures:
@@ -284,21 +250,13 @@ def serve(
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     bound_port = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
-    limits = Limits(
-        max_connections=max_connections,
-        keep_alive_timeout=keep_alive_timeout,
-        header_timeout=header_timeout,
-        body_timeout=body_timeout,
-        max_header_bytes=max_header_bytes,
-    )
-    hosts = [h.strip() for entry in allow_hosts for h in entry.split(",") if h.strip()]
     server = serving(app, sock, limits=limits, hosts=hosts, log_level=level)
     configure_logging(level)  # again: uvicorn's Config has just installed its own handlers
     # The socket listens from here on: the banner means the mock is ready.
     click.echo(banner(world, f"http://{shown}:{bound_port}", host=host, token=control_token))
     # A second Ctrl-C forces uvicorn out with KeyboardInterrupt: still a stop on request.
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(server.serve(sockets=[sock]))
+        server.run(sockets=[sock])
     click.echo("agent-mockserver stopped")
 
 

@@ -44,6 +44,7 @@ LOOPBACK_HOSTS = ("localhost", "*.localhost", "127.0.0.1", "::1")
 CONTROL_PREFIX = "/_mock"
 TOKEN_QUERY = "token"  # EventSource cannot send headers: the stream takes the token in its query
 _STREAM_PATH = "/_mock/events/stream"
+_HOSTS_KEPT = 256
 
 
 def _dashboard_file(path: str) -> bool:
@@ -110,6 +111,10 @@ class Guard:
         self.app = app
         self.family_for = family_for
         self.settings = settings
+        # Host values already judged (host_allowed parses IP literals: 8 µs a request), for one
+        # allowed list; bounded, so a flood of made-up names only stops the remembering.
+        self._hosts: dict[str, bool] = {}
+        self._hosts_for: tuple[str, ...] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -146,7 +151,7 @@ class Guard:
         allowed = self.settings.allowed_hosts
         if allowed is not None:
             host = _header(scope, b"host")
-            if host is not None and not host_allowed(host, allowed):
+            if host is not None and not self._host_allowed(host, allowed):
                 return DomainError(
                     ErrorCode.MISDIRECTED_REQUEST,
                     f"Host {host!r} is not served here; allow it with --allow-host or MOCKSERVER_ALLOW_HOSTS",
@@ -162,6 +167,16 @@ class Guard:
                 status=401,
             )
         return None
+
+    def _host_allowed(self, host: str, allowed: tuple[str, ...]) -> bool:
+        if allowed is not self._hosts_for:  # the server has set its list (once it binds)
+            self._hosts, self._hosts_for = {}, allowed
+        known = self._hosts.get(host)
+        if known is None:
+            known = host_allowed(host, allowed)
+            if len(self._hosts) < _HOSTS_KEPT:
+                self._hosts[host] = known
+        return known
 
     def _authorized(self, scope: Scope, path: str, token: str) -> bool:
         offered = _header(scope, b"x-mock-token")

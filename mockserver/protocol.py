@@ -11,7 +11,12 @@ protocol, subclassed) adds:
 - a deadline for the request head and one for the body (408, then close);
 - a cap on the URL and on the request head: the rest is discarded and the request reaches the app
   marked (``guard.HEAD_TOO_LARGE``), so the refusal (414 / 431) is rendered in the vendor's
-  envelope like any other.
+  envelope like any other;
+- one write for a response's head and the start of its body: uvicorn writes the head as soon as the
+  app starts its response, and the body apart, so every small answer took two sends (two segments,
+  often two wake-ups of the client). The head now waits for the body's first bytes when the app
+  sends them in the same turn of the loop (as Starlette's responses and the proxy do), and goes
+  alone at the loop's next turn otherwise (a stream that has nothing to send yet).
 
 ``Limits`` holds these numbers; ``server.uvicorn_config`` applies them for ``mockserver serve`` and
 ``MockServer`` alike.
@@ -130,6 +135,48 @@ def _plain(status: bytes, text: bytes) -> bytes:
     )
 
 
+class _Corked:
+    """The connection's transport as a response's cycle sees it: a head held until the next write."""
+
+    __slots__ = ("_held", "_loop", "_transport")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._held: bytes | None = None
+
+    def hold_next(self) -> None:
+        """Hold the next write (a response's head), unless something is held already."""
+        if self._held is None:
+            self._held = b""
+
+    def write(self, data: bytes) -> None:
+        held = self._held
+        if held is None:
+            self._transport.write(data)
+        elif held:
+            self._held = None
+            self._transport.write(held + data)
+        elif data:
+            self._held = bytes(data)  # (a head is bytes already: no copy)
+            self._loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        held, self._held = self._held, None
+        if held and not self._transport.is_closing():
+            self._transport.write(held)
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
 class LimitedProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with ``limits`` (set on the subclass ``protocol_for`` makes)."""
 
@@ -138,14 +185,18 @@ class LimitedProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._deadline: asyncio.TimerHandle | None = None
+        self._armed: str | None = None  # what the deadline is for: "head" or "body"
+        self._waiting: str | None = None  # what of the request is still to come: "head", "body" or None
         self._url_size = 0
         self._head_size = 0
         self._idle_since = 0.0
+        self._corked: _Corked | None = None
 
     # -- connection ----------------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self._corked = _Corked(transport, self.loop)
         self._idle_since = self.loop.time()
         if len(self.connections) > self.limits.max_connections and not self._evict_idle():
             limit = self.limits.max_connections
@@ -154,7 +205,7 @@ class LimitedProtocol(HttpToolsProtocol):
             transport.close()
             return
         # A client that connects and sends nothing gets as long as one that sends a slow head.
-        self._arm(self.limits.header_timeout)
+        self._arm("head")
 
     def _idle(self) -> bool:
         # No request being answered: a client that has sent nothing, or only part of a head (the
@@ -181,17 +232,20 @@ class LimitedProtocol(HttpToolsProtocol):
         self._disarm()
         super().connection_lost(exc)
 
-    def _arm(self, seconds: float) -> None:
+    def _arm(self, part: str) -> None:
         self._disarm()
+        seconds = self.limits.header_timeout if part == "head" else self.limits.body_timeout
         self._deadline = self.loop.call_later(seconds, self._expired)
+        self._armed = part
 
     def _disarm(self) -> None:
         if self._deadline is not None:
             self._deadline.cancel()
             self._deadline = None
+            self._armed = None
 
     def _expired(self) -> None:
-        self._deadline = None
+        self._deadline = self._armed = None
         if self.transport.is_closing():
             return
         if self.cycle is None or not self.cycle.response_started:
@@ -203,19 +257,25 @@ class LimitedProtocol(HttpToolsProtocol):
         if self.transport.is_closing():  # refused or timed out: whatever else comes is not read
             return
         super().data_received(data)
+        # A request still arriving gets its deadline once this read is parsed: the head's from its
+        # first bytes, the body's from the end of the head. One that came whole in a single read,
+        # the usual case, costs no timer at all.
+        waiting = self._waiting
+        if waiting is not None and waiting != self._armed and not self.transport.is_closing():
+            self._arm(waiting)
 
     # -- parser callbacks (the parser may still call them for data read before a refusal) ------
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._url_size = self._head_size = 0
-        if self._deadline is None:  # the next request on a kept-alive connection
-            self._arm(self.limits.header_timeout)
+        self._waiting = "head"  # a kept-alive connection's next request: its deadline, if need be, in data_received
 
     def on_url(self, url: bytes) -> None:
         self._url_size += len(url)
-        self._count(len(url))
+        self._head_size += len(url)
         if self._url_size > self.limits.max_url:
+            self._beyond_hard_limit()
             self.scope[HEAD_TOO_LARGE] = "url"  # type: ignore[literal-required]
             # Keep just enough for the guard to see it is too long and which prefix it is under.
             room = self.limits.max_url + 1 - len(self.url)
@@ -225,14 +285,15 @@ class LimitedProtocol(HttpToolsProtocol):
         super().on_url(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._count(len(name) + len(value) + 4)
+        self._head_size += len(name) + len(value) + 4
         if self._head_size > self.limits.max_header_bytes:
+            # Past the cap (the hard limit is further still: under it, a head costs only this test).
+            self._beyond_hard_limit()
             self.scope.setdefault(HEAD_TOO_LARGE, "headers")  # type: ignore[misc]
             return
         super().on_header(name, value)
 
-    def _count(self, size: int) -> None:
-        self._head_size += size
+    def _beyond_hard_limit(self) -> None:
         hard = max(_HARD_HEAD_LIMIT, 4 * (self.limits.max_header_bytes + self.limits.max_url))
         if self._head_size > hard and not self.transport.is_closing():
             THROTTLED("head", "closed a connection sending an oversized request head")
@@ -241,14 +302,19 @@ class LimitedProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         if self.transport.is_closing():
             return
-        self._arm(self.limits.body_timeout)
+        self._waiting = "body"
+        previous = self.cycle
         super().on_headers_complete()
+        if self.cycle is not previous and self._corked is not None:  # a new request (not an upgrade)
+            self._corked.hold_next()
+            self.cycle.transport = self._corked  # type: ignore[assignment]
 
     def on_body(self, body: bytes) -> None:
         if self.cycle is not None and not self.transport.is_closing():
             super().on_body(body)
 
     def on_message_complete(self) -> None:
+        self._waiting = None
         self._disarm()
         if self.cycle is not None and not self.transport.is_closing():
             super().on_message_complete()

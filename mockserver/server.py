@@ -5,8 +5,9 @@ socket is bound before the thread starts, so the URL is known at once; start-up 
 thread are re-raised in the caller.
 
 ``serving`` is the one place that turns an app and a bound socket into a uvicorn server, for
-``MockServer`` and ``mockserver serve`` alike: the limits and timeouts (``protocol.Limits``), the
-allowed ``Host`` names, the throttled logging of floods, and a shutdown that ends event streams.
+``MockServer``, ``mockserver serve`` and ``mockserver proxy`` alike: the limits and timeouts
+(``protocol.Limits``), the allowed ``Host`` names, the throttled logging of floods, and a shutdown
+that ends event streams.
 """
 
 from __future__ import annotations
@@ -18,17 +19,19 @@ import os
 import socket
 import threading
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, Protocol
 
 import uvicorn
 from starlette.applications import Starlette
+from starlette.datastructures import State
+from starlette.types import Receive, Scope, Send
 
 from .admin.stream import close_streams
 from .app import create_app
 from .guard import LOOPBACK_HOSTS
 from .protocol import Limits, ThrottleFilter, loop_exception_handler, protocol_for
 
-__all__ = ["Limits", "MockServer", "allowed_hosts", "listening_socket", "serving"]
+__all__ = ["Limits", "MockServer", "Served", "allowed_hosts", "listening_socket", "serving"]
 
 ALLOW_HOSTS_ENV = "MOCKSERVER_ALLOW_HOSTS"
 
@@ -54,6 +57,15 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+class Served(Protocol):
+    """What ``serving`` serves: an ASGI app with a ``state`` like Starlette's (the guard's settings,
+    the open event streams): an app made by ``create_app``, or the proxy."""
+
+    state: State
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None: ...
+
+
 class Server(uvicorn.Server):
     """uvicorn's server, ending the app's event streams at shutdown and exiting quietly on a signal.
 
@@ -62,7 +74,7 @@ class Server(uvicorn.Server):
     """
 
     def __init__(
-        self, config: uvicorn.Config, app: Starlette, ready: threading.Event | None = None, signals: bool = True
+        self, config: uvicorn.Config, app: Served, ready: threading.Event | None = None, signals: bool = True
     ) -> None:
         super().__init__(config)
         self.app = app
@@ -99,7 +111,7 @@ class Server(uvicorn.Server):
 
 
 def serving(
-    app: Starlette,
+    app: Served,
     sock: socket.socket,
     *,
     limits: Limits | None = None,
@@ -107,11 +119,18 @@ def serving(
     log_level: int | str = "warning",
     ready: threading.Event | None = None,
     signals: bool = True,
+    relay: bool = False,
 ) -> Server:
     """The uvicorn server for ``app`` on the bound ``sock``, with ``limits`` (defaults otherwise).
 
     ``hosts`` are ``Host`` names allowed besides the loopback names and the bound address (``*``
-    allows any). The socket starts listening here, so clients may connect as soon as this returns.
+    allows any). ``relay`` serves an app that passes another server's answers on (the proxy):
+    uvicorn adds no ``Server`` or ``Date`` header of its own, does not read ``X-Forwarded-*`` (they
+    pass on as they came), and runs the app's lifespan (the proxy closes its upstream connections
+    at shutdown, in the loop that opened them). The socket starts listening here, so clients may
+    connect as soon as this returns. Run the server with its ``run`` (not
+    ``asyncio.run(server.serve())``): it runs on the configured loop, uvloop when it is installed,
+    as ``uvicorn`` on the command line and the benchmarks do.
     """
     limits = limits or Limits()
     bound = sock.getsockname()[0]
@@ -123,7 +142,10 @@ def serving(
         app,
         log_level=log_level,
         access_log=False,
-        lifespan="off",
+        lifespan="on" if relay else "off",
+        server_header=not relay,
+        date_header=not relay,
+        proxy_headers=not relay,
         http=protocol_for(limits),
         timeout_keep_alive=max(1, round(limits.keep_alive_timeout)),
         timeout_graceful_shutdown=2,
@@ -157,6 +179,8 @@ class MockServer:
         ValueError: both ``empty`` and ``fixtures`` are given.
     """
 
+    relay = False  # ``serving``'s option: true for a server that passes another's answers on
+
     def __init__(
         self,
         app: Starlette | None = None,
@@ -179,7 +203,9 @@ class MockServer:
         self._sock = listening_socket(host, port)
         self.port: int = self._sock.getsockname()[1]
         self._ready = threading.Event()
-        self._server = serving(self.app, self._sock, limits=limits, hosts=allow_hosts, ready=self._ready, signals=False)
+        self._server = serving(
+            self.app, self._sock, limits=limits, hosts=allow_hosts, ready=self._ready, signals=False, relay=self.relay
+        )
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
 
@@ -194,7 +220,7 @@ class MockServer:
 
     def _run(self) -> None:
         try:
-            asyncio.run(self._server.serve(sockets=[self._sock]))
+            self._server.run(sockets=[self._sock])
         except BaseException as exc:  # stored, re-raised in the caller's thread
             self._error = exc
         finally:

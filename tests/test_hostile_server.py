@@ -432,6 +432,20 @@ def test_allow_host_star_and_the_environment(monkeypatch: pytest.MonkeyPatch) ->
         assert _get(server, "/_mock/health", "three.test").status_code == 421
 
 
+def test_a_host_is_judged_against_the_list_in_force(plain: TestClient) -> None:
+    # The guard remembers its verdicts per Host value, for the allowed list they were made under.
+    settings = plain.app.state.guard  # type: ignore[attr-defined]
+    settings.allowed_hosts = ("localhost",)
+    assert plain.get("/_mock/health", headers={"host": "mock.test"}).status_code == 421
+    settings.allowed_hosts = ("localhost", "mock.test")
+    assert plain.get("/_mock/health", headers={"host": "mock.test"}).status_code == 200
+    settings.allowed_hosts = ("localhost",)
+    assert plain.get("/_mock/health", headers={"host": "mock.test"}).status_code == 421
+    for n in range(300):  # made-up names beyond what is remembered are still judged
+        assert plain.get("/_mock/health", headers={"host": f"n{n}.evil.test"}).status_code == 421
+    assert plain.get("/_mock/health", headers={"host": "localhost:8080"}).status_code == 200
+
+
 def test_in_process_clients_keep_any_host(plain: TestClient) -> None:
     assert plain.get("/_mock/health").status_code == 200  # http://testserver
     with ControlClient(ASGITransport(plain.app)) as client:  # http://mockserver.invalid

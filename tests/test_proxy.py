@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import socket
+import time
 from pathlib import Path
 
 import httpx
@@ -19,8 +20,9 @@ from starlette.routing import Route
 from mockserver import MockServer
 from mockserver.bridge.checks import undeclared_fields
 from mockserver.bridge.har import HarWriter, read_har
-from mockserver.bridge.proxy import Proxy, ProxyServer, default_upstreams
+from mockserver.bridge.proxy import Proxy, ProxyServer, Violation, default_upstreams
 from mockserver.cli import main
+from mockserver.protocol import LimitedProtocol
 
 from .bridge_support import AGORA, JOIN, PREFIX, SECRET, agora_traffic, bithuman_traffic, record
 
@@ -124,6 +126,22 @@ def test_violations_are_flagged_as_they_happen_with_secrets_masked(tmp_path: Pat
     assert [len(e["_violations"]) for e in read_har(tmp_path / "odd.har")] == [1, 1]
 
 
+def test_the_checks_follow_each_answer_without_a_reader() -> None:
+    # The checks run a moment after the answer (the client first); the proxy's own timer runs them
+    # when nobody reads the control plane, which would run them at once.
+    seen: list[Violation] = []
+    with MockServer(app=_odd_upstream()) as odd:
+        proxy = Proxy({"bithuman": odd.url}, on_violation=seen.append)
+        with ProxyServer(proxy) as server:
+            answer = httpx.post(f"{server.url}/v1/agent/A1/speak", headers=SECRET, json={"message": "Hi"})
+            for _ in range(500):  # at most 5 s
+                if seen:
+                    break
+                time.sleep(0.01)
+            assert answer.status_code == 207 and proxy.exchanges == 1
+            assert [v["status"] for v in seen] == [207]
+
+
 def _secret_in_query(client: httpx.Client) -> None:
     client.get(f"{PREFIX}/agents", auth=AGORA, params={"access_token": "q-secret-123456", "limit": "5"})
 
@@ -162,11 +180,12 @@ def test_an_unreachable_or_slow_upstream_answers_502_or_504_in_the_vendor_s_enve
     assert agora.status_code == 502 and agora.json()["reason"] == "ServiceUnavailable"
     assert [e["status"] for e in journal] == [502, 502]
 
-    def slow(request: httpx.Request) -> httpx.Response:
-        raise httpx.ReadTimeout("no answer", request=request)
-
-    with HarWriter(tmp_path / "slow.har") as writer:
-        proxy = Proxy({"bithuman": dead, "agora": dead}, record=writer, transport=httpx.MockTransport(slow))
+    # An upstream that takes connections (the kernel does, from the backlog) and never answers.
+    with socket.socket() as silent, HarWriter(tmp_path / "slow.har") as writer:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        mute = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        proxy = Proxy({"bithuman": mute, "agora": mute}, record=writer, timeout=0.3)
         with ProxyServer(proxy) as server:
             timeout = httpx.get(f"{server.url}{PREFIX}/agents", auth=AGORA)
             telephony = httpx.get(f"{server.url}/api/conversational-ai-agent/v2/phone-numbers", auth=AGORA)
@@ -211,18 +230,47 @@ def test_the_default_upstreams_are_the_vendors_production_hosts() -> None:
 
 
 def test_the_proxy_command_serves_the_proxy_with_its_options(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    served: list[Proxy] = []
+    served: list[uvicorn.Server] = []
 
     async def serve(self: uvicorn.Server, sockets: list[socket.socket] | None = None) -> None:
-        served.append(self.config.app)  # instead of serving: the app and its options are what count
+        served.append(self)  # instead of serving: the app and its options are what count
 
     monkeypatch.setattr(uvicorn.Server, "serve", serve)
     har = tmp_path / "cli.har"
     args = ["proxy", "--port", "0", "--agora-upstream", "http://agora.test/", "--record", str(har)]
+    args += ["--allow-host", "proxy.internal", "--max-connections", "50", "--body-timeout", "90"]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     assert "bitHuman -> https://api.bithuman.ai" in result.output and "Agora    -> http://agora.test" in result.output
     assert "proxy stopped: 0 exchanges, 0 contract violations" in result.output
-    (proxy,) = served
+    (server,) = served
+    proxy = server.config.app
+    assert isinstance(proxy, Proxy)
     assert proxy.upstreams == {"bithuman": "https://api.bithuman.ai", "agora": "http://agora.test"}
     assert read_har(har) == []  # the recording was closed: a valid, empty HAR
+    # Served as `serve` serves the mock (server.serving): its protocol, limits and Host rule...
+    protocol = server.config.http
+    assert isinstance(protocol, type) and issubclass(protocol, LimitedProtocol)
+    assert protocol.limits.max_connections == 50 and protocol.limits.body_timeout == 90
+    assert "proxy.internal" in proxy.state.guard.allowed_hosts
+    # ... as a relay: the upstream's Server and Date headers pass, the lifespan closes the upstreams.
+    assert not server.config.server_header and not server.config.date_header and server.config.lifespan == "on"
+
+
+def test_an_upstream_that_is_no_http_url_is_refused_at_start() -> None:
+    result = CliRunner().invoke(main, ["proxy", "--port", "0", "--bithuman-upstream", "api.bithuman.ai"])
+    assert result.exit_code == 1 and "an upstream is an http:// or https:// URL" in result.output
+
+
+def test_forwarded_requests_pass_the_guard_first(tmp_path: Path) -> None:
+    with MockServer(app=_odd_upstream()) as odd, HarWriter(tmp_path / "guard.har") as writer:
+        server = ProxyServer(Proxy({"bithuman": odd.url, "agora": odd.url}, record=writer)).start()
+        too_long = httpx.post(f"{server.url}/v1/agent/A1/speak?{'q' * 9000}", headers=SECRET, json={})
+        elsewhere = httpx.post(f"{server.url}/v1/agent/A1/speak", headers={**SECRET, "Host": "evil.test"})
+        fine = httpx.post(f"{server.url}/v1/agent/A1/speak", headers=SECRET, json={"message": "Hi"})
+        server.stop()
+    assert too_long.status_code == 414 and too_long.json()["error"]["httpStatus"] == 414
+    assert elsewhere.status_code == 421 and "evil.test" in elsewhere.json()["error"]["message"]
+    assert fine.status_code == 207
+    # Refused before anything was sent upstream, like the mock's own refusals: only the third went.
+    assert [e["response"]["status"] for e in read_har(tmp_path / "guard.har")] == [207]

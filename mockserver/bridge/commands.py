@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import sys
@@ -10,10 +9,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-import uvicorn
 import yaml
 
-from ..server import listening_socket
+from ..connection_options import connection_options
+from ..protocol import Limits
+from ..server import listening_socket, serving
 from .har import DEFAULT_BODY_LIMIT, HarWriter, read_har
 
 if TYPE_CHECKING:
@@ -47,6 +47,7 @@ __all__ = ["COMMANDS", "drift", "fixture_from", "proxy"]
     show_default=True,
     help="Seconds to wait for an upstream (504 after).",
 )
+@connection_options(environment=False)
 def proxy(
     host: str,
     port: int,
@@ -55,6 +56,8 @@ def proxy(
     record: str | None,
     record_body_limit: int,
     timeout: float,
+    hosts: list[str],
+    limits: Limits,
 ) -> None:
     """Forward both vendor APIs to the real services, checking every exchange against the contract."""
     logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
@@ -70,7 +73,12 @@ def proxy(
     def report(violation: Violation) -> None:
         click.echo(violation.line(), err=True)
 
-    app = Proxy(upstreams, record=writer, on_violation=report, timeout=timeout)
+    try:
+        app = Proxy(upstreams, record=writer, on_violation=report, timeout=timeout)
+    except ValueError as exc:  # an upstream that is no http(s) URL
+        if writer is not None:
+            writer.close()
+        raise click.ClickException(str(exc)) from None
     try:
         sock = listening_socket(host, port)
     except OSError as exc:
@@ -85,13 +93,12 @@ def proxy(
     click.echo(f"  journal, inbox and dashboard: {url}/_mock/")
     if writer is not None:
         click.echo(f"  recording to {record}")
-    config = uvicorn.Config(
-        app, log_level="warning", access_log=False, lifespan="on", server_header=False, date_header=False
-    )
-    server = uvicorn.Server(config)
+    # Served as the mock is (limits, deadlines, the guard's Host rule), as a relay: the upstream's
+    # Server and Date headers pass through, and the lifespan closes the upstream connections.
+    server = serving(app, sock, limits=limits, hosts=hosts, relay=True)
     try:
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(server.serve(sockets=[sock]))
+            server.run(sockets=[sock])
     finally:
         sock.close()
         if writer is not None:

@@ -13,15 +13,15 @@ vendor's envelope (the mock's own renderer of that vendor).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 import orjson
 from starlette.applications import Starlette
 from starlette.types import Receive, Scope, Send
@@ -30,6 +30,8 @@ from ..api import agora, bithuman, telephony
 from ..api.base import Family
 from ..app import create_app
 from ..contract import load_contract
+from ..guard import Guard
+from ..protocol import Limits
 from ..server import MockServer
 from ..spec import load_spec
 from ..world import World
@@ -37,6 +39,7 @@ from ..world.errors import DomainError, ErrorCode
 from ..world.redact import redact_text
 from .checks import check_exchange
 from .har import Exchange, HarWriter, credential_of
+from .upstream import Answer, Origin, UpstreamError, UpstreamPool, UpstreamTimeout
 
 __all__ = ["DEFAULT_KEEP", "Proxy", "ProxyServer", "Violation", "default_upstreams"]
 
@@ -44,6 +47,8 @@ log = logging.getLogger("mockserver.proxy")
 
 DEFAULT_KEEP = 1024 * 1024  # bytes of each body kept for the checks (the mock's own body limit)
 VIOLATIONS_KEPT = 10_000
+_ROUTES_KEPT = 4096  # paths whose vendor is remembered
+_CHECK_DELAY = 0.001  # seconds between an answer's last byte and its checks (see Proxy.flush)
 # Hop-by-hop headers (RFC 9110 §7.6.1) belong to one connection, never forwarded; the Host header
 # names the upstream.
 _HOP = frozenset(
@@ -87,18 +92,51 @@ class _Disconnected(Exception):
     pass
 
 
+class _Kept:
+    """A body going through: its size, and its first ``limit`` bytes (what the checks read)."""
+
+    __slots__ = ("kept", "limit", "size")
+
+    def __init__(self, limit: int) -> None:
+        self.kept = bytearray()
+        self.limit = limit
+        self.size = 0
+
+    def add(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        room = self.limit - len(self.kept)
+        if room > 0:
+            self.kept += chunk[:room]
+
+    async def rest(self, receive: Receive) -> AsyncIterator[bytes]:
+        """The rest of a request's body as it arrives (raises ``_Disconnected`` if the client goes)."""
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise _Disconnected
+            chunk = message.get("body", b"")
+            self.add(chunk)
+            if chunk:
+                yield chunk
+            if not message.get("more_body", False):
+                return
+
+
 class Proxy:
     """The proxy as an ASGI application.
 
     Args:
-        upstreams: vendor (``bithuman``, ``agora``) -> base URL.
+        upstreams: vendor (``bithuman``, ``agora``) -> base URL (``http://`` or ``https://``;
+            ``ValueError`` otherwise).
         world: journals and inbox of what went through (a fresh, empty world by default).
         record: a HAR writer, or None.
         on_violation: called with each violation as it is found (the command prints it).
-        timeout: seconds to wait for the upstream (connect, each read) before answering 504.
+        timeout: seconds to wait for the upstream (to connect, to take the request, for each part
+            of its answer, for a free connection) before answering 504.
         keep: bytes of each body kept for the checks and the recording; a longer body is passed
             through whole but not checked.
-        transport: the httpx transport to the upstreams (tests may give one).
+        pool: the connections to the upstreams (``UpstreamPool(timeout)`` by default, made on first
+            use); a test or a benchmark may give its own.
     """
 
     def __init__(
@@ -110,7 +148,7 @@ class Proxy:
         on_violation: Callable[[Violation], None] | None = None,
         timeout: float = 60.0,
         keep: int = DEFAULT_KEEP,
-        transport: httpx.AsyncBaseTransport | None = None,
+        pool: UpstreamPool | None = None,
     ) -> None:
         self.upstreams = {k: v.rstrip("/") for k, v in upstreams.items()}
         self.world = world or World()
@@ -118,7 +156,6 @@ class Proxy:
         self.on_violation = on_violation
         self.keep = keep if record is None else max(keep, record.body_limit)
         self.timeout = timeout
-        self.transport = transport
         self.contract = load_contract()
         self.control: Starlette = create_app(self.world)
         # Whoever serves the proxy configures and shuts down the control plane through its state
@@ -126,8 +163,8 @@ class Proxy:
         self.state = self.control.state
         self.violations: deque[Violation] = deque(maxlen=VIOLATIONS_KEPT)
         self.exchanges = 0
-        self._upstream: httpx.AsyncBaseTransport | None = None
-        self._timeouts = {"connect": timeout, "read": timeout, "write": timeout, "pool": timeout}
+        self._origins = {vendor: Origin.of(url) for vendor, url in self.upstreams.items()}
+        self._pool = pool
         self._families: dict[str, Family] = {
             "bitHuman Agent Context": bithuman.BitHumanFamily(self.world),
             "Agora Agents": agora.AgoraFamily(self.world),
@@ -135,8 +172,18 @@ class Proxy:
             "Agora Phone Numbers": telephony.TelephonyFamily(self.world),
         }
         self._credential_key = record.key if record is not None else os.urandom(32)
+        # Forwarded requests pass the guard the control plane passes (its settings, which the server
+        # fills in): the URL and head caps the protocol marks, the allowed Host names.
+        self._guarded = Guard(self._forward, lambda path: self._route(path)[1], self.control.state.guard)
+        self._routes: dict[str, tuple[str, Family]] = {}
+        self._pending: list[tuple[Callable[..., None], tuple[Any, ...]]] = []
+        self._flush_timer: asyncio.TimerHandle | None = None
 
-    def _upstream_of(self, path: str) -> tuple[str, Family]:
+    def _route(self, path: str) -> tuple[str, Family]:
+        """The vendor whose upstream serves ``path``, and the family that renders its errors."""
+        known = self._routes.get(path)
+        if known is not None:
+            return known
         tag = self.contract.tag_of(path)
         vendor = self.contract.vendor_of(path)
         if vendor not in self.upstreams:
@@ -146,22 +193,21 @@ class Proxy:
             self._families.get(tag or "")
             or self._families["Agora Agents" if vendor == "agora" else "bitHuman Agent Context"]
         )
-        return self.upstreams[vendor], family
+        if len(self._routes) >= _ROUTES_KEPT:  # paths hold ids: keep the cache bounded
+            self._routes.clear()
+        self._routes[path] = vendor, family
+        return vendor, family
 
-    def upstream_transport(self) -> httpx.AsyncBaseTransport:
-        # httpx's transport rather than its client: the client's cookie jar, redirects and header
-        # merging cost about a millisecond a request here and a proxy wants none of them (it adds
-        # no header of its own and follows no redirect). Made on first use, in the serving loop.
-        if self._upstream is None:
-            self._upstream = self.transport or httpx.AsyncHTTPTransport(
-                limits=httpx.Limits(max_connections=256, max_keepalive_connections=64)
-            )
-        return self._upstream
+    def upstream_pool(self) -> UpstreamPool:
+        """The connections to the upstreams (``upstream.py``), made on first use, in the serving loop."""
+        if self._pool is None:
+            self._pool = UpstreamPool(self.timeout)
+        return self._pool
 
     async def aclose(self) -> None:
-        if self._upstream is not None:
-            await self._upstream.aclose()
-            self._upstream = None
+        if self._pool is not None:
+            await self._pool.aclose()
+            self._pool = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -170,9 +216,10 @@ class Proxy:
             return
         path: str = scope["path"]
         if path == "/_mock" or path.startswith("/_mock/"):
+            self.flush()  # what it shows includes every exchange answered so far
             await self.control(scope, receive, send)
             return
-        await self._forward(scope, receive, send)
+        await self._guarded(scope, receive, send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -180,94 +227,141 @@ class Proxy:
             if message["type"] == "lifespan.startup":
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                self.flush()
                 await self.aclose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
     async def _forward(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # Everything up to the last byte of the answer is on the client's clock: the URL, the text
+        # copies and the checks wait until the answer is out.
         started_wall, started = time.time(), time.perf_counter()
         path: str = scope["path"]
-        method: str = scope["method"]
-        query = scope.get("query_string", b"").decode("latin-1")
-        base, family = self._upstream_of(path)
-        raw_path = scope.get("raw_path") or path.encode()
-        url = base + raw_path.decode("latin-1") + (f"?{query}" if query else "")
-        headers = [(k, v) for k, v in scope["headers"] if k.lower() not in _HOP]
-        has_body = any(k.lower() in (b"content-length", b"transfer-encoding") for k, _ in scope["headers"])
-        request_kept = bytearray()
-        request_size = 0
-
-        async def body() -> AsyncIterator[bytes]:
-            nonlocal request_size
-            while True:
-                message = await receive()
-                if message["type"] == "http.disconnect":
-                    raise _Disconnected
-                chunk = message.get("body", b"")
-                request_size += len(chunk)
-                if len(request_kept) < self.keep:
-                    request_kept.extend(chunk[: self.keep - len(request_kept)])
-                if chunk:
-                    yield chunk
-                if not message.get("more_body", False):
-                    return
-
-        request = httpx.Request(
-            method, url, headers=headers, content=body() if has_body else None, extensions={"timeout": self._timeouts}
-        )
+        vendor, family = self._route(path)
+        origin = self._origins[vendor]
+        raw_path: bytes = scope.get("raw_path") or path.encode()
+        query: bytes = scope.get("query_string", b"")
+        target = origin.prefix + raw_path + b"?" + query if query else origin.prefix + raw_path
+        headers: list[tuple[bytes, bytes]] = []
+        sized = streamed = False
+        for name, value in scope["headers"]:
+            lowered = name.lower()
+            if lowered in _HOP:
+                streamed = streamed or lowered == b"transfer-encoding"
+                continue
+            sized = sized or lowered == b"content-length"
+            headers.append((name, value))
+        request = _Kept(self.keep)
+        first = b""
+        more: AsyncIterator[bytes] | None = None
+        if sized or streamed:
+            # What has arrived of the body goes with the head, in one write: all of a small body.
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            first = message.get("body", b"")
+            request.add(first)
+            if message.get("more_body", False):
+                more = request.rest(receive)
         try:
-            response = await self.upstream_transport().handle_async_request(request)
+            answer = await self.upstream_pool().send(
+                origin, scope["method"].encode("latin-1"), target, headers, first, more, chunked=streamed and not sized
+            )
         except _Disconnected:
             return
-        except httpx.TimeoutException as exc:
-            await self._fail(
-                scope, receive, send, family, "timeout", 504, f"the upstream {base} did not answer in time"
-            )
-            self._finish(scope, started_wall, started, url, bytes(request_kept), request_size, 504, str(exc))
+        except UpstreamError as exc:
+            base = self.upstreams[vendor]
+            if isinstance(exc, UpstreamTimeout):
+                status, code, told = 504, "timeout", f"the upstream {base} did not answer in time"
+            else:
+                status, code, told = 502, "bad_gateway", f"the upstream {base} cannot be reached"
+            await self._fail(scope, receive, send, family, code, status, told)
+            self._later(self._unanswered, scope, vendor, started_wall, _since(started), request, status, str(exc))
             return
-        except httpx.TransportError as exc:
-            await self._fail(scope, receive, send, family, "bad_gateway", 502, f"the upstream {base} cannot be reached")
-            self._finish(scope, started_wall, started, url, bytes(request_kept), request_size, 502, str(exc))
-            return
-        response_kept = bytearray()
-        response_size = 0
+        response = _Kept(self.keep)
         try:
-            out_headers = [(k, v) for k, v in response.headers.raw if k.lower() not in _HOP]
-            await send({"type": "http.response.start", "status": response.status_code, "headers": out_headers})
-            async for chunk in response.aiter_raw():
-                response_size += len(chunk)
-                if len(response_kept) < self.keep:
-                    response_kept.extend(chunk[: self.keep - len(response_kept)])
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
-        except httpx.TransportError as exc:
+            out_headers = [(k, v) for k, v in answer.headers if k.lower() not in _HOP]
+            await send({"type": "http.response.start", "status": answer.status, "headers": out_headers})
+            chunk = answer.take()
+            while True:
+                response.add(chunk)
+                if answer.complete:
+                    break
+                if chunk:
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                chunk = await answer.read()
+            await send({"type": "http.response.body", "body": chunk, "more_body": False})
+        except UpstreamError as exc:
             # Too late for a 502: the status is sent. The connection is dropped (re-raised) so the
             # client sees a cut answer, never a short one that looks complete.
-            log.warning("the upstream %s broke off its answer to %s %s: %s", base, method, path, exc)
-            self._finish(
-                scope, started_wall, started, url, bytes(request_kept), request_size, response.status_code, str(exc)
+            log.warning(
+                "the upstream %s broke off its answer to %s %s: %s", self.upstreams[vendor], scope["method"], path, exc
+            )
+            self._later(
+                self._unanswered, scope, vendor, started_wall, _since(started), request, answer.status, str(exc)
             )
             raise
         finally:
-            await response.aclose()
-        # The checks run once the answer is out, off the client's clock, and without awaiting
-        # anything: the next request this proxy serves finds this one journalled and recorded.
+            answer.release()
+        self._later(self._answered, scope, vendor, started_wall, _since(started), request, answer, response)
+
+    def _later(self, job: Callable[..., None], *args: Any) -> None:
+        """Check, journal and record an exchange a moment after its answer went out (``flush``)."""
+        self._pending.append((job, args))
+        if self._flush_timer is None:
+            self._flush_timer = asyncio.get_running_loop().call_later(_CHECK_DELAY, self.flush)
+
+    def flush(self) -> None:
+        """Check, journal and record the exchanges still waiting, in the order they were answered.
+
+        The checks of an exchange wait a millisecond after its answer has gone out: on a busy machine
+        the client's process, just woken by the answer, then gets the processor first, rather than
+        wait behind them. Whatever reads their results first flushes them: the control plane's
+        requests, the server's shutdown.
+        """
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
+            self._flush_timer = None
+        pending, self._pending = self._pending, []
+        for job, args in pending:
+            try:
+                job(*args)
+            except Exception:  # one exchange's failure must not lose the others
+                log.exception("checking an exchange failed")
+
+    def _answered(
+        self,
+        scope: Scope,
+        vendor: str,
+        started_wall: float,
+        duration_ms: float,
+        request: _Kept,
+        answer: Answer,
+        response: _Kept,
+    ) -> None:
         exchange = Exchange(
             started=started_wall,
-            method=method,
-            url=url,
+            method=scope["method"],
+            url=self._url(vendor, scope),
             request_headers=_text_headers(scope["headers"]),
-            request_body=bytes(request_kept),
-            request_size=request_size,
-            status=response.status_code,
-            reason=response.reason_phrase,
-            response_headers=_text_headers(response.headers.raw),
-            response_body=bytes(response_kept),
-            response_size=response_size,
-            duration_ms=(time.perf_counter() - started) * 1000,
-            http_version=response.http_version,
+            request_body=bytes(request.kept),
+            request_size=request.size,
+            status=answer.status,
+            reason=answer.reason,
+            response_headers=_text_headers(answer.headers),
+            response_body=bytes(response.kept),
+            response_size=response.size,
+            duration_ms=duration_ms,
+            http_version=answer.http_version,
         )
-        self._observe(path, query, exchange)
+        self._observe(scope["path"], scope.get("query_string", b"").decode("latin-1"), exchange)
+
+    def _url(self, vendor: str, scope: Scope) -> str:
+        """The upstream URL a request went to, as recorded."""
+        raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
+        query: bytes = scope.get("query_string", b"")
+        url = self.upstreams[vendor] + raw_path.decode("latin-1")
+        return url + "?" + query.decode("latin-1") if query else url
 
     async def _fail(
         self, scope: Scope, receive: Receive, send: Send, family: Family, code: str, status: int, message: str
@@ -275,30 +369,30 @@ class Proxy:
         response = family.render(DomainError(ErrorCode(code), message, fault_status=status), None)
         await response(scope, receive, send)
 
-    def _finish(
+    def _unanswered(
         self,
         scope: Scope,
+        vendor: str,
         started_wall: float,
-        started: float,
-        url: str,
-        request_body: bytes,
-        request_size: int,
+        duration_ms: float,
+        request: _Kept,
         status: int,
         error: str,
     ) -> None:
+        """Journal and record an exchange the upstream did not answer whole (``error`` says why)."""
         exchange = Exchange(
             started=started_wall,
             method=scope["method"],
-            url=url,
+            url=self._url(vendor, scope),
             request_headers=_text_headers(scope["headers"]),
-            request_body=request_body,
-            request_size=request_size,
+            request_body=bytes(request.kept),
+            request_size=request.size,
             status=status,
             reason="",
             response_headers=[],
             response_body=b"",
             response_size=0,
-            duration_ms=(time.perf_counter() - started) * 1000,
+            duration_ms=duration_ms,
             error=error,
         )
         self.exchanges += 1
@@ -397,21 +491,31 @@ class Proxy:
             )
 
 
+def _since(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
+
+
 def _text_headers(raw: Any) -> list[tuple[str, str]]:
     return [(bytes(k).decode("latin-1"), bytes(v).decode("latin-1")) for k, v in raw]
 
 
 class ProxyServer(MockServer):
-    """A ``Proxy`` on a real socket in a background thread (port 0 by default), like ``MockServer``."""
+    """A ``Proxy`` on a real socket in a background thread (port 0 by default), like ``MockServer``:
+    served by ``server.serving`` as ``mockserver proxy`` is (limits, guard), as a relay."""
 
-    def __init__(self, proxy: Proxy, host: str = "127.0.0.1", port: int = 0) -> None:
-        super().__init__(app=proxy, host=host, port=port)  # type: ignore[arg-type]
+    relay = True
+
+    def __init__(
+        self,
+        proxy: Proxy,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        limits: Limits | None = None,
+        allow_hosts: Iterable[str] = (),
+    ) -> None:
+        super().__init__(app=proxy, host=host, port=port, limits=limits, allow_hosts=allow_hosts)  # type: ignore[arg-type]
         self.proxy = proxy
-        # The upstream's Server and Date headers pass through; uvicorn must not add its own.
-        self._server.config.server_header = False
-        self._server.config.date_header = False
-        # The lifespan's shutdown closes the upstream connections in the loop that opened them.
-        self._server.config.lifespan = "on"
 
     @property
     def world(self) -> Any:
