@@ -113,7 +113,6 @@ class BitHumanFamily(Family):
         self._request_ids = itertools.count(1)
 
     def authenticate(self, ex: Exchange) -> None:
-        ex.headers["X-Request-Id"] = f"req_{next(self._request_ids):012x}"
         ex.credential = ex.world.bithuman.credential_of(ex.header(b"api-secret"))
         account = ex.principal = ex.world.bithuman.account_for(ex.credential)
         admission = ex.world.bithuman.admit(account)
@@ -121,11 +120,10 @@ class BitHumanFamily(Family):
             ex.headers.update(_limit_headers(admission))
 
     def finish(self, ex: Exchange | None, response: Response) -> Response:
-        if ex is None:
-            # A refusal before any operation was chosen (unknown route, wrong method, the guard):
-            # it still carries the request id the contract documents on every response.
-            response.raw_headers.append((b"x-request-id", f"req_{next(self._request_ids):012x}".encode()))
-        return super().finish(ex, response)
+        # Every response carries the request id the contract documents, a refusal made before any
+        # operation was chosen too (unknown route, wrong method, the guard).
+        response.raw_headers.append((b"x-request-id", b"req_%012x" % next(self._request_ids)))
+        return Family.finish(self, ex, response)
 
     def reauthenticate(self, ex: Exchange) -> None:
         # The rate-limit token was taken once, by ``authenticate``.
@@ -163,7 +161,7 @@ class BitHumanFamily(Family):
 
 def _success(ex: Exchange, delivery: Delivery) -> Response:
     account: Account = ex.principal
-    dialect = ex.world.bithuman.dialect_of(account)
+    dialect = account.dialect or ex.world.bithuman.default_dialect  # dialect_of, for a known account
     if dialect == "legacy":
         data: dict[str, Any] = {"agent_code": delivery.agent_code}
         if ex.operation.operation_id == "bithuman_add_context":

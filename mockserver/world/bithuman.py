@@ -174,7 +174,8 @@ class BitHumanWorld:
 
     def admit(self, account: Account) -> Admission | None:
         """Take one token from the account's write bucket; ``None`` when it has no rate limit."""
-        forced = self._world.chaos.on_admit(account.id)  # a rate_limit_burst scenario
+        chaos = self._world.chaos
+        forced = chaos.on_admit(account.id) if chaos.rules else None  # a rate_limit_burst scenario
         if forced is not None:
             raise DomainError(
                 ErrorCode.RATE_LIMITED, f"Rate limit exceeded. Retry in {forced.retry_after} seconds.", admission=forced
@@ -243,7 +244,9 @@ class BitHumanWorld:
                 operation=operation,
                 outcome="delivered",
             )
-        self._world.chaos.on_delivery(account.id, agent_code, rooms)
+        chaos = self._world.chaos
+        if chaos.rules:
+            chaos.on_delivery(account.id, agent_code, rooms)
         return Delivery(agent_code, context_type, rooms, now)
 
     # -- arrangement (control plane and fixtures) ----------------------------------------------
