@@ -1,14 +1,14 @@
-"""The contract, loaded once: operations indexed by operationId, request validators compiled.
+"""The contract, loaded once: operations indexed by operationId, request validators compiled when used.
 
 ``openapi.yaml`` ships inside the package (read through ``importlib.resources``). What several
 operations share (responses, parameters, headers, examples, links) is written once under
 ``components`` and referenced; ``Spec`` follows those references when it indexes the operations
 (``resolve_path_item``), so an ``Operation`` holds its parameters, body and responses as they
 apply. Schema references are kept: every schema compiles with ``components`` at its root. Each
-operation's path, query and body
-schemas are compiled once into JSON Schema 2020-12 validators (jsonschema-rs); a request is then
-checked with one fast ``is_valid`` call, and only a failing request pays for building a readable
-error.
+operation's path, query and body schemas become JSON Schema 2020-12 validators (jsonschema-rs),
+each compiled when it is first used (``Validator``: compiling them all was most of the start-up's
+own work, and a request needs one or two); a request is then checked with one fast ``is_valid``
+call, and only a failing request pays for building a readable error.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import yaml
 
 from .world.errors import DomainError, ErrorCode
 
-__all__ = ["Body", "Operation", "Parameter", "Spec", "load_document", "load_spec", "resolve_path_item"]
+__all__ = ["Body", "Operation", "Parameter", "Spec", "Validator", "load_document", "load_spec", "resolve_path_item"]
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 _SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -46,12 +46,39 @@ class Parameter:
     type: str  # JSON type used to coerce the text of a path or query value
 
 
+class Validator:
+    """A JSON Schema 2020-12 validator of ``root``, compiled on its first use.
+
+    The tests compile every validator of the shipped contracts (``Spec.validators``), so a schema
+    that does not compile fails there, never at a request.
+    """
+
+    __slots__ = ("_compiled", "root")
+
+    def __init__(self, root: dict[str, Any]) -> None:
+        self.root = root
+        self._compiled: Any = None
+
+    def compiled(self) -> Any:
+        compiled = self._compiled
+        if compiled is None:
+            # Two threads may both compile the first time: either result is the same validator.
+            compiled = self._compiled = jsonschema_rs.validator_for(self.root)
+        return compiled
+
+    def is_valid(self, instance: Any) -> bool:
+        valid: bool = self.compiled().is_valid(instance)
+        return valid
+
+    def iter_errors(self, instance: Any) -> Any:
+        return self.compiled().iter_errors(instance)
+
+
 @dataclass(frozen=True, slots=True)
 class Body:
     required: bool
     media_types: tuple[str, ...]
-    validator: Any
-    root: dict[str, Any]  # the compiled schema, to find ``x-error-message`` of a failing node
+    validator: Validator  # its root is the schema, to find ``x-error-message`` of a failing node
     max_bytes: tuple[tuple[str, int], ...]  # top-level string fields limited in UTF-8 bytes
 
 
@@ -63,7 +90,7 @@ class Operation:
     tag: str
     security: tuple[str, ...]
     parameters: tuple[Parameter, ...]
-    params_validator: Any  # validates {"path": {...}, "query": {...}} or None when unconstrained
+    params_validator: Validator | None  # validates {"path": {...}, "query": {...}}; None when unconstrained
     body: Body | None
     responses: dict[str, Any]  # status -> response object, references other than schemas followed
 
@@ -158,6 +185,16 @@ class Spec:
                 operations[op.operation_id] = op
         self.operations = operations
 
+    def validators(self) -> list[Validator]:
+        """Every request validator of the document (each compiles when first used)."""
+        out: list[Validator] = []
+        for op in self.operations.values():
+            if op.params_validator is not None:
+                out.append(op.params_validator)
+            if op.body is not None:
+                out.append(op.body.validator)
+        return out
+
     def by_path(self) -> dict[str, dict[str, Operation]]:
         """Path template -> method -> operation, in document order."""
         table: dict[str, dict[str, Operation]] = {}
@@ -166,9 +203,8 @@ class Spec:
         return table
 
 
-def _compile(schema: dict[str, Any], components: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-    root = {**schema, "components": components}
-    return jsonschema_rs.validator_for(root), root
+def _validator(schema: dict[str, Any], components: dict[str, Any]) -> Validator:
+    return Validator({**schema, "components": components})
 
 
 def _resolve(schema: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]:
@@ -208,7 +244,7 @@ def _operation(
     ) or any(kind != "string" for kind in (p.type for p in params))
     params_validator = None
     if constrained:
-        params_validator, _ = _compile(
+        params_validator = _validator(
             {
                 "type": "object",
                 "properties": {
@@ -224,14 +260,14 @@ def _operation(
         content = request_body.get("content", {})
         media = tuple(content)
         schema = next((c.get("schema") for c in content.values() if c.get("schema")), {})
-        validator, root = _compile(schema, components)
+        validator = _validator(schema, components)
         resolved = _resolve(schema, components)
         max_bytes = tuple(
             (name, prop["x-max-utf8-bytes"])
             for name, prop in (resolved.get("properties") or {}).items()
             if isinstance(prop, dict) and "x-max-utf8-bytes" in prop
         )
-        body = Body(bool(request_body.get("required")), media, validator, root, max_bytes)
+        body = Body(bool(request_body.get("required")), media, validator, max_bytes)
     security = raw.get("security", default_security) or []
     tags = raw.get("tags") or [""]
     return Operation(
@@ -323,7 +359,7 @@ def _misspelt(missing: str, instance: Any, node: dict[str, Any]) -> str | None:
     return close[0] if close else None
 
 
-def schema_error(validator: Any, root: dict[str, Any], instance: Any, prefix: list[str | int]) -> DomainError:
+def schema_error(validator: Validator, root: dict[str, Any], instance: Any, prefix: list[str | int]) -> DomainError:
     """The most useful failure of ``instance`` as a ``missing_field`` or ``invalid_field`` error."""
     # A hostile body may break its schema in thousands of places: the first 100 are enough to choose from.
     errors = list(itertools.islice(validator.iter_errors(instance), 100))
@@ -402,7 +438,7 @@ def check_params(op: Operation, path: dict[str, str], query_items: Any) -> dict[
 def check_body(body: Body, value: Any) -> None:
     """Validate a parsed body against the operation's schema; raise the first useful failure."""
     if not body.validator.is_valid(value):
-        raise schema_error(body.validator, body.root, value, [])
+        raise schema_error(body.validator, body.validator.root, value, [])
     for name, limit in body.max_bytes:
         text = value.get(name) if isinstance(value, dict) else None
         if isinstance(text, str) and len(text.encode("utf-8", "surrogatepass")) > limit:
