@@ -13,29 +13,22 @@ call, and only a failing request pays for building a readable error.
 
 from __future__ import annotations
 
-import contextlib
-import difflib
 import functools
-import hashlib
 import itertools
-import os
 import re
 from dataclasses import dataclass
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import jsonschema_rs
-import orjson
-import yaml
 
+from . import parse_cache
 from .world.errors import DomainError, ErrorCode
 
 __all__ = ["Body", "Operation", "Parameter", "Spec", "Validator", "load_document", "load_spec", "resolve_path_item"]
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 _SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,36 +276,22 @@ def _operation(
     )
 
 
-def _cache_dir() -> Path | None:
-    if os.environ.get("MOCKSERVER_NO_CACHE"):
-        return None
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "agent-mockserver"
-
-
 def load_document(name: str = "openapi.yaml", package: str = "mockserver") -> dict[str, Any]:
     """Read a YAML document shipped in ``package``.
 
     Parsing the 190 KB contract takes a good part of a second on a slow machine, and start-up
     should feel instant, so the parsed document is cached as JSON, keyed by the text's SHA-256
-    (a changed file is parsed again). Set MOCKSERVER_NO_CACHE to skip the cache.
+    (``parse_cache``: a changed file is parsed again). Set MOCKSERVER_NO_CACHE to skip the cache.
     """
     raw = resources.files(package).joinpath(name).read_bytes()
-    digest = hashlib.sha256(raw).hexdigest()[:24]
-    folder = _cache_dir()
-    cached = folder / f"{name.replace('/', '_')}-{digest}.json" if folder is not None else None
-    if cached is not None and cached.is_file():
-        with contextlib.suppress(OSError, orjson.JSONDecodeError):
-            document: dict[str, Any] = orjson.loads(cached.read_bytes())
-            return document
-    document = yaml.load(raw.decode("utf-8"), Loader=_LOADER)
-    if cached is not None:
-        with contextlib.suppress(OSError):
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cached.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_bytes(orjson.dumps(document))
-            tmp.replace(cached)  # atomic: parallel workers never read a half-written file
+    document: dict[str, Any] = parse_cache.parsed(name, raw, lambda: _parse_yaml(raw))
     return document
+
+
+def _parse_yaml(raw: bytes) -> Any:
+    import yaml  # here, not at import: a start that finds the cache warm never pays for PyYAML
+
+    return yaml.load(raw.decode("utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
 @functools.cache
@@ -355,6 +334,8 @@ def _misspelt(missing: str, instance: Any, node: dict[str, Any]) -> str | None:
         return None
     known = node.get("properties") or {}
     unknown = [k for k in instance if k not in known and len(k) <= _MAX_KEY_LENGTH]
+    import difflib  # here: only a refused body needs it, and start-up should not import it
+
     close = difflib.get_close_matches(missing, unknown, n=1, cutoff=0.75)
     return close[0] if close else None
 

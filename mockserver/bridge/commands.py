@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 
 import click
 import uvicorn
-import yaml
 
 from ..server import listening_socket
 from .har import DEFAULT_BODY_LIMIT, HarWriter, read_har
@@ -19,8 +18,9 @@ from .har import DEFAULT_BODY_LIMIT, HarWriter, read_har
 if TYPE_CHECKING:
     from .proxy import Violation
 
-# The proxy, the drift replay and fixture-from load their modules (httpx among them) when their command
-# runs: every `mockserver` command line builds this group, and `serve` should not pay for them.
+# The proxy, the drift replay and fixture-from load their modules (httpx and PyYAML among them) when
+# their command runs: every `mockserver` command line builds this group, and `serve` should not pay
+# for them.
 
 __all__ = ["COMMANDS", "drift", "fixture_from", "proxy"]
 
@@ -111,6 +111,8 @@ def _entries(har: str) -> list[dict[str, Any]]:
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the fixture here (default: stdout).")
 def fixture_from(har: str, output: str | None) -> None:
     """Print the fixture world a HAR recording implies (placeholder secrets)."""
+    import yaml
+
     from .fixture_from import fixture_from_entries
 
     document = fixture_from_entries(_entries(har), description=f"Arranged from {Path(har).name}")
