@@ -60,7 +60,9 @@ class Validator:
         return compiled
 
     def is_valid(self, instance: Any) -> bool:
-        valid: bool = self.compiled().is_valid(instance)
+        # Every checked request comes here: the compiled validator without a call when it exists.
+        compiled = self._compiled if self._compiled is not None else self.compiled()
+        valid: bool = compiled.is_valid(instance)
         return valid
 
     def iter_errors(self, instance: Any) -> Any:
