@@ -18,7 +18,12 @@ threads, from ``/proc/<pid>/task/*/schedstat``). Other work on the machine delay
 wall time) far more than it changes the work the launch does (the CPU time), so on a busy machine
 the CPU columns compare two servers more steadily.
 
-Run: ``.venv/bin/python bench/bench_startup.py [--rounds 5] [--json PATH]``.
+``--callgrind`` counts instead of timing: each server runs once under valgrind's callgrind, and the
+figure is the instructions it has executed when its first 200 arrives (``callgrind_control
+--dump``). Slow (a launch takes seconds), but the count is the same on a busy machine as on an
+idle one.
+
+Run: ``.venv/bin/python bench/bench_startup.py [--rounds 5] [--baseline-tree DIR] [--callgrind] [--json PATH]``.
 """
 
 from __future__ import annotations
@@ -26,12 +31,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 from bench_speak import BODY, HEADERS, HTTP, LOOP, PATH, add_baseline_option, free_port, stop
@@ -78,10 +87,15 @@ def cpu_seconds(pid: int) -> float | None:
 
 
 def first_200(
-    name: str, command: list[str], port: int, cwd: Path = REPO, deadline_s: float = 30.0
+    name: str,
+    command: list[str],
+    port: int,
+    cwd: Path = REPO,
+    deadline_s: float = 30.0,
+    at_200: Callable[[subprocess.Popen[bytes]], None] | None = None,
 ) -> tuple[float, float | None]:
     """Seconds from launch to the first 200 and the CPU seconds the server used until then (the
-    process is stopped afterwards)."""
+    process is stopped afterwards, once ``at_200`` has seen it)."""
     url = f"http://127.0.0.1:{port}{PATH}"
     started = time.perf_counter()
     # ``python -m`` imports from its working directory first: the tree it runs in is the one measured.
@@ -94,7 +108,10 @@ def first_200(
             try:
                 with urllib.request.urlopen(request, timeout=1) as response:
                     if response.status == 200:
-                        return time.perf_counter() - started, cpu_seconds(proc.pid)
+                        wall, used = time.perf_counter() - started, cpu_seconds(proc.pid)
+                        if at_200 is not None:
+                            at_200(proc)
+                        return wall, used
             except urllib.error.HTTPError as exc:
                 raise SystemExit(f"{name} answered {exc.code}: {exc.read()!r}") from None
             except OSError:  # not listening yet
@@ -105,10 +122,49 @@ def first_200(
         stop(proc)
 
 
+def instructions(name: str, command: list[str], port: int, cwd: Path) -> int:
+    """Instructions the server has executed (every thread, user space) when its first 200 arrives,
+    as valgrind's callgrind counts them."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "callgrind.out"
+        counted = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", *command]
+
+        def dump(proc: subprocess.Popen[bytes]) -> None:
+            subprocess.run(["callgrind_control", "--dump", str(proc.pid)], check=True, capture_output=True)
+
+        first_200(name, counted, port, cwd, deadline_s=600, at_200=dump)  # seconds per launch under valgrind
+        found = re.search(r"^totals: (\d+)", Path(f"{out}.1").read_text(), re.MULTILINE)
+    if found is None:
+        raise SystemExit(f"{name}: callgrind's dump has no totals")
+    return int(found.group(1))
+
+
+def count_instructions(names: list[str], cwd: dict[str, Path], json_path: Path | None) -> int:
+    if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
+        print("--callgrind needs valgrind (apt-get install valgrind)", file=sys.stderr)
+        return 2
+    counts: dict[str, int] = {}
+    for name in names:
+        port = free_port()
+        first_200(name, commands(port)[name], port, cwd.get(name, REPO))  # warm caches, unmeasured
+        counts[name] = instructions(name, commands(port)[name], port, cwd.get(name, REPO))
+        print(f"{name}: {counts[name] / 1e6:.0f} M instructions", file=sys.stderr)
+    print(f"\ninstructions executed by the first 200 of POST {PATH} (callgrind); loop {LOOP}, http {HTTP}")
+    for name, count in counts.items():
+        extra = f"  ({name} - bare: {(count - counts['bare']) / 1e6:+.0f} M)" if name != "bare" else ""
+        print(f"{name:6} {count / 1e6:8.0f} M{extra}")
+    if json_path:
+        json_path.write_text(json.dumps({"loop": LOOP, "http": HTTP, "instructions": counts}, indent=2) + "\n")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=5, help="launches per server, alternating servers")
     parser.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the figures here")
+    parser.add_argument(
+        "--callgrind", action="store_true", help="count instructions under valgrind instead (one launch each)"
+    )
     add_baseline_option(parser)
     args = parser.parse_args()
     if args.rounds < 1:
@@ -118,6 +174,8 @@ def main() -> int:
         times["base"] = []
     cpu: dict[str, list[float | None]] = {name: [] for name in times}
     cwd = {"base": args.baseline_tree or REPO}
+    if args.callgrind:
+        return count_instructions(list(times), cwd, args.json)
     # One unmeasured launch each: the first one pays for cold file caches (and the contract's
     # parse cache, which a developer's second start finds warm).
     for name in times:
