@@ -13,14 +13,14 @@ import click
 import uvicorn
 
 from ..server import listening_socket
-from .har import DEFAULT_BODY_LIMIT, HarWriter, read_har
+from . import DEFAULT_BODY_LIMIT
 
 if TYPE_CHECKING:
     from .proxy import Violation
 
-# The proxy, the drift replay and fixture-from load their modules (httpx and PyYAML among them) when
-# their command runs: every `mockserver` command line builds this group, and `serve` should not pay
-# for them.
+# The proxy, the drift replay and fixture-from load their modules (httpx, PyYAML and the HAR
+# recordings among them) when their command runs: every `mockserver` command line builds this
+# group, and `serve` should not pay for them.
 
 __all__ = ["COMMANDS", "drift", "fixture_from", "proxy"]
 
@@ -58,6 +58,7 @@ def proxy(
 ) -> None:
     """Forward both vendor APIs to the real services, checking every exchange against the contract."""
     logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
+    from .har import HarWriter
     from .proxy import Proxy, default_upstreams
 
     upstreams = default_upstreams()
@@ -100,6 +101,8 @@ def proxy(
 
 
 def _entries(har: str) -> list[dict[str, Any]]:
+    from .har import read_har
+
     try:
         return read_har(har)
     except (OSError, ValueError) as exc:
