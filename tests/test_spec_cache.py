@@ -85,7 +85,8 @@ def test_a_warm_start_imports_no_yaml_and_no_event_stream(tmp_path: Path) -> Non
     code = (
         "import sys, mockserver.cli as c, mockserver.app as a;"
         "a.create_app(fixtures=c._resolve(()), access_log=True);"
-        "print(sorted(m for m in ('yaml', 'sse_starlette', 'difflib', 'httpx') if m in sys.modules))"
+        "print(sorted(m for m in ('yaml', 'sse_starlette', 'difflib', 'httpx', 'mockserver.bridge.har')"
+        " if m in sys.modules))"
     )
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
     env.pop("MOCKSERVER_NO_CACHE", None)
