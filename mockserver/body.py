@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-import yaml
 from starlette.requests import ClientDisconnect
 from starlette.types import Receive
 
@@ -60,6 +59,8 @@ def parse_body(op: Operation, content_type: str | None, raw: bytes) -> Any:
     else:
         media = (content_type or "").split(";", 1)[0].strip().lower()
     if media in _YAML_TYPES and any(m in _YAML_TYPES for m in op.body.media_types):
+        import yaml  # here, not at import: most requests are JSON, and importing PyYAML is slow
+
         try:
             return parse_yaml(raw)  # bounded: size, depth and alias expansion
         except YamlLimitError as exc:

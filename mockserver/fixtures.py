@@ -7,24 +7,31 @@ docs/fixtures.md; ``fixture.schema.json`` ships in the package for editors.
 YAML is read through ``parse_yaml``, which bounds what a document may cost before anything is
 built from it: its size, its nesting and how far its aliases expand (a "billion laughs" document
 of a few hundred bytes otherwise expands to gigabytes). Control-plane YAML bodies use it too.
+
+PyYAML is imported where YAML is parsed, not with this module: importing it costs tens of
+milliseconds (its reader compiles a large regular expression), and the packaged fixtures come from
+the parse cache (``parse_cache``), so a start with them reads no YAML at all.
 """
 
 from __future__ import annotations
 
 import collections
-import difflib
 import functools
 import json
+import os
 import re
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jsonschema_rs
-import yaml
 
+from . import parse_cache
 from .world.clock import parse_instant
 from .world.errors import DomainError
+
+if TYPE_CHECKING:
+    import yaml
 
 __all__ = [
     "MAX_DEPTH",
@@ -53,7 +60,12 @@ def resolve_fixture(fixture: str | Path) -> Path:
     return Path(fixture)
 
 
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+@functools.cache
+def _loader() -> Any:
+    import yaml
+
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's, when PyYAML was built with it
+
 
 # Our bounds (no fixture comes near them: the shipped default world is 6 KiB, depth 7, ~300 nodes).
 MAX_YAML_BYTES = 1024 * 1024  # the control plane's request body cap, for files too
@@ -84,10 +96,12 @@ def _check_events(text: str | bytes) -> None:
     # One pass over the parser's events (libyaml's parser keeps its own stack, it does not recurse)
     # before anything is composed: depth, and the size of the document once every alias is
     # expanded, computed per anchor so a bomb is refused after reading it, not after expanding it.
+    import yaml
+
     sizes: dict[str, int] = {}  # anchor -> expanded node count
     stack: list[list[Any]] = [[None, 0]]  # frames of [anchor, expanded node count so far]
     total = 0  # the sum of the frames' counts: every node expanded so far
-    for event in yaml.parse(text, Loader=_LOADER):
+    for event in yaml.parse(text, Loader=_loader()):
         if isinstance(event, yaml.CollectionStartEvent):
             if len(stack) > MAX_DEPTH:
                 raise YamlLimitError(f"nested deeper than {MAX_DEPTH} levels", _line(event))
@@ -128,7 +142,9 @@ def parse_yaml(text: str | bytes) -> Any:
     if len(text) > MAX_YAML_BYTES:
         raise YamlLimitError(f"the document is larger than {MAX_YAML_BYTES} bytes")
     _check_events(text)
-    return yaml.load(text, Loader=_LOADER)
+    import yaml
+
+    return yaml.load(text, Loader=_loader())
 
 
 class FixtureError(ValueError):
@@ -161,6 +177,10 @@ def _validator() -> Any:
 
 def _node_at(node: yaml.Node | None, path: list[str | int]) -> yaml.Node | None:
     # Walk the composed YAML tree along a JSON path to find the line of a problem.
+    if node is None:  # no tree: a document that did not come from YAML text
+        return None
+    import yaml  # imported already: the tree is PyYAML's
+
     for key in path:
         if isinstance(node, yaml.MappingNode):
             node = next((v for k, v in node.value if k.value == key), node)
@@ -217,6 +237,10 @@ def _describe(schema: Any) -> str:
 
 def _key_line(tree: yaml.Node | None, path: list[str | int], key: str) -> int | None:
     node = _node_at(tree, path)
+    if node is None:
+        return None
+    import yaml  # imported already: the tree is PyYAML's
+
     if isinstance(node, yaml.MappingNode):
         for k, _ in node.value:
             if k.value == key:
@@ -239,6 +263,8 @@ def _explained(error: Any, tree: yaml.Node | None) -> list[tuple[str, str]]:
         # The key's own line, and the nearest key the schema knows (a typo is the usual cause).
         owner = _schema_at(list(error.schema_path)[:-1])
         known = list(owner.get("properties", {})) if isinstance(owner, dict) else []
+        import difflib  # here: only a fixture with problems needs it
+
         explained = []
         for key in error.kind.unexpected:
             dotted = _place(None, [*path, key])
@@ -339,21 +365,36 @@ def _deeper_than(document: Any, limit: int) -> bool:
 
 def load_fixture_text(text: str, source: str = "<fixture>") -> dict[str, Any]:
     """Parse and validate fixture YAML (or JSON, which is YAML), within the bounds of ``parse_yaml``."""
+    return _checked(_parsed(text, source), text, source)
+
+
+def _parsed(text: str, source: str) -> Any:
+    import yaml
+
     try:
-        document = parse_yaml(text)
-        tree = yaml.compose(text, Loader=_LOADER)
+        return parse_yaml(text)
     except YamlLimitError as exc:
         raise FixtureError(source, [(str(exc.line or "(top)"), str(exc))]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         place = f"{mark.line + 1}" if mark is not None else "(top)"
         raise FixtureError(source, [(place, f"not valid YAML: {getattr(exc, 'problem', exc)}")]) from None
+
+
+def _checked(document: Any, text: str, source: str) -> dict[str, Any]:
     if document is None:
         # An empty file (or one of comments only) is almost always a mistake: a wrong path or an
         # unsaved editor buffer. An empty world is `mockserver serve --empty`, or `{}`.
         keys = ", ".join(fixture_schema().get("properties", {}))
         raise FixtureError(source, [("(top)", f"the document is empty; a fixture is a mapping of {keys}")])
-    return check_document(document, source, tree)
+    try:
+        return check_document(document, source)
+    except FixtureError:
+        pass
+    # Only a document with problems needs its YAML tree: the line of each problem.
+    import yaml
+
+    return check_document(document, source, yaml.compose(text, Loader=_loader()))  # raises, now with lines
 
 
 def load_fixture_file(path: str | Path) -> dict[str, Any]:
@@ -375,4 +416,21 @@ def load_fixture_file(path: str | Path) -> dict[str, Any]:
         text = ""  # cut inside a character: over the bound anyway
     if len(raw) > MAX_YAML_BYTES:
         raise FixtureError(str(path), [("(file)", f"larger than {MAX_YAML_BYTES} bytes")])
-    return load_fixture_text(text, str(path))
+    source, name = str(path), _packaged_name(path)
+    if name is None:
+        document = _parsed(text, source)
+    else:
+        # The package's own fixtures come from the parse cache: a start with them reads no YAML.
+        document = parse_cache.parsed(f"fixture-{name}", raw, lambda: _parsed(text, source))
+    return _checked(document, text, source)
+
+
+def _packaged_name(path: Path) -> str | None:
+    # A fixture file of the package (``default.yaml``, ``worlds/legacy.yaml``...), by its name in the
+    # package. Only these are cached: a bounded set, and no user's file is copied anywhere. (Not
+    # ``resolve()``: in the source tree the packaged files are links to ``fixtures/``.)
+    package = Path(os.path.abspath(str(resources.files("mockserver"))))
+    try:
+        return Path(os.path.abspath(path)).relative_to(package).as_posix()
+    except ValueError:
+        return None

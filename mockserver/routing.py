@@ -8,7 +8,6 @@ the envelope of the vendor whose prefix it is under.
 
 from __future__ import annotations
 
-import difflib
 import inspect
 import re
 import time
@@ -136,6 +135,8 @@ class NotFound:
         # route cannot be a typo of one, and comparing it would block the server for a while.
         if len(path) > self.hint_limit:
             return None
+        import difflib  # here: only an unknown path needs it, and start-up should not import it
+
         # Compare with each template filled in with the request's own segments, so that
         # "/v1/agent/A1/speek" is close to "/v1/agent/{agent_code}/speak". Only templates within
         # one segment of the path's shape are candidates, and the cheap upper bounds of the

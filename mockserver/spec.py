@@ -1,41 +1,34 @@
-"""The contract, loaded once: operations indexed by operationId, request validators compiled.
+"""The contract, loaded once: operations indexed by operationId, request validators compiled when used.
 
 ``openapi.yaml`` ships inside the package (read through ``importlib.resources``). What several
 operations share (responses, parameters, headers, examples, links) is written once under
 ``components`` and referenced; ``Spec`` follows those references when it indexes the operations
 (``resolve_path_item``), so an ``Operation`` holds its parameters, body and responses as they
 apply. Schema references are kept: every schema compiles with ``components`` at its root. Each
-operation's path, query and body
-schemas are compiled once into JSON Schema 2020-12 validators (jsonschema-rs); a request is then
-checked with one fast ``is_valid`` call, and only a failing request pays for building a readable
-error.
+operation's path, query and body schemas become JSON Schema 2020-12 validators (jsonschema-rs),
+each compiled when it is first used (``Validator``: compiling them all was most of the start-up's
+own work, and a request needs one or two); a request is then checked with one fast ``is_valid``
+call, and only a failing request pays for building a readable error.
 """
 
 from __future__ import annotations
 
-import contextlib
-import difflib
 import functools
-import hashlib
 import itertools
-import os
 import re
 from dataclasses import dataclass
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import jsonschema_rs
-import orjson
-import yaml
 
+from . import parse_cache
 from .world.errors import DomainError, ErrorCode
 
-__all__ = ["Body", "Operation", "Parameter", "Spec", "load_document", "load_spec", "resolve_path_item"]
+__all__ = ["Body", "Operation", "Parameter", "Spec", "Validator", "load_document", "load_spec", "resolve_path_item"]
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 _SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,12 +39,41 @@ class Parameter:
     type: str  # JSON type used to coerce the text of a path or query value
 
 
+class Validator:
+    """A JSON Schema 2020-12 validator of ``root``, compiled on its first use.
+
+    The tests compile every validator of the shipped contracts (``Spec.validators``), so a schema
+    that does not compile fails there, never at a request.
+    """
+
+    __slots__ = ("_compiled", "root")
+
+    def __init__(self, root: dict[str, Any]) -> None:
+        self.root = root
+        self._compiled: Any = None
+
+    def compiled(self) -> Any:
+        compiled = self._compiled
+        if compiled is None:
+            # Two threads may both compile the first time: either result is the same validator.
+            compiled = self._compiled = jsonschema_rs.validator_for(self.root)
+        return compiled
+
+    def is_valid(self, instance: Any) -> bool:
+        # Every checked request comes here: the compiled validator without a call when it exists.
+        compiled = self._compiled if self._compiled is not None else self.compiled()
+        valid: bool = compiled.is_valid(instance)
+        return valid
+
+    def iter_errors(self, instance: Any) -> Any:
+        return self.compiled().iter_errors(instance)
+
+
 @dataclass(frozen=True, slots=True)
 class Body:
     required: bool
     media_types: tuple[str, ...]
-    validator: Any
-    root: dict[str, Any]  # the compiled schema, to find ``x-error-message`` of a failing node
+    validator: Validator  # its root is the schema, to find ``x-error-message`` of a failing node
     max_bytes: tuple[tuple[str, int], ...]  # top-level string fields limited in UTF-8 bytes
 
 
@@ -63,7 +85,7 @@ class Operation:
     tag: str
     security: tuple[str, ...]
     parameters: tuple[Parameter, ...]
-    params_validator: Any  # validates {"path": {...}, "query": {...}} or None when unconstrained
+    params_validator: Validator | None  # validates {"path": {...}, "query": {...}}; None when unconstrained
     body: Body | None
     responses: dict[str, Any]  # status -> response object, references other than schemas followed
 
@@ -158,6 +180,16 @@ class Spec:
                 operations[op.operation_id] = op
         self.operations = operations
 
+    def validators(self) -> list[Validator]:
+        """Every request validator of the document (each compiles when first used)."""
+        out: list[Validator] = []
+        for op in self.operations.values():
+            if op.params_validator is not None:
+                out.append(op.params_validator)
+            if op.body is not None:
+                out.append(op.body.validator)
+        return out
+
     def by_path(self) -> dict[str, dict[str, Operation]]:
         """Path template -> method -> operation, in document order."""
         table: dict[str, dict[str, Operation]] = {}
@@ -166,9 +198,8 @@ class Spec:
         return table
 
 
-def _compile(schema: dict[str, Any], components: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-    root = {**schema, "components": components}
-    return jsonschema_rs.validator_for(root), root
+def _validator(schema: dict[str, Any], components: dict[str, Any]) -> Validator:
+    return Validator({**schema, "components": components})
 
 
 def _resolve(schema: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]:
@@ -208,7 +239,7 @@ def _operation(
     ) or any(kind != "string" for kind in (p.type for p in params))
     params_validator = None
     if constrained:
-        params_validator, _ = _compile(
+        params_validator = _validator(
             {
                 "type": "object",
                 "properties": {
@@ -224,14 +255,14 @@ def _operation(
         content = request_body.get("content", {})
         media = tuple(content)
         schema = next((c.get("schema") for c in content.values() if c.get("schema")), {})
-        validator, root = _compile(schema, components)
+        validator = _validator(schema, components)
         resolved = _resolve(schema, components)
         max_bytes = tuple(
             (name, prop["x-max-utf8-bytes"])
             for name, prop in (resolved.get("properties") or {}).items()
             if isinstance(prop, dict) and "x-max-utf8-bytes" in prop
         )
-        body = Body(bool(request_body.get("required")), media, validator, root, max_bytes)
+        body = Body(bool(request_body.get("required")), media, validator, max_bytes)
     security = raw.get("security", default_security) or []
     tags = raw.get("tags") or [""]
     return Operation(
@@ -247,36 +278,22 @@ def _operation(
     )
 
 
-def _cache_dir() -> Path | None:
-    if os.environ.get("MOCKSERVER_NO_CACHE"):
-        return None
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "agent-mockserver"
-
-
 def load_document(name: str = "openapi.yaml", package: str = "mockserver") -> dict[str, Any]:
     """Read a YAML document shipped in ``package``.
 
     Parsing the 190 KB contract takes a good part of a second on a slow machine, and start-up
     should feel instant, so the parsed document is cached as JSON, keyed by the text's SHA-256
-    (a changed file is parsed again). Set MOCKSERVER_NO_CACHE to skip the cache.
+    (``parse_cache``: a changed file is parsed again). Set MOCKSERVER_NO_CACHE to skip the cache.
     """
     raw = resources.files(package).joinpath(name).read_bytes()
-    digest = hashlib.sha256(raw).hexdigest()[:24]
-    folder = _cache_dir()
-    cached = folder / f"{name.replace('/', '_')}-{digest}.json" if folder is not None else None
-    if cached is not None and cached.is_file():
-        with contextlib.suppress(OSError, orjson.JSONDecodeError):
-            document: dict[str, Any] = orjson.loads(cached.read_bytes())
-            return document
-    document = yaml.load(raw.decode("utf-8"), Loader=_LOADER)
-    if cached is not None:
-        with contextlib.suppress(OSError):
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cached.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_bytes(orjson.dumps(document))
-            tmp.replace(cached)  # atomic: parallel workers never read a half-written file
+    document: dict[str, Any] = parse_cache.parsed(name, raw, lambda: _parse_yaml(raw))
     return document
+
+
+def _parse_yaml(raw: bytes) -> Any:
+    import yaml  # here, not at import: a start that finds the cache warm never pays for PyYAML
+
+    return yaml.load(raw.decode("utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
 @functools.cache
@@ -319,11 +336,13 @@ def _misspelt(missing: str, instance: Any, node: dict[str, Any]) -> str | None:
         return None
     known = node.get("properties") or {}
     unknown = [k for k in instance if k not in known and len(k) <= _MAX_KEY_LENGTH]
+    import difflib  # here: only a refused body needs it, and start-up should not import it
+
     close = difflib.get_close_matches(missing, unknown, n=1, cutoff=0.75)
     return close[0] if close else None
 
 
-def schema_error(validator: Any, root: dict[str, Any], instance: Any, prefix: list[str | int]) -> DomainError:
+def schema_error(validator: Validator, root: dict[str, Any], instance: Any, prefix: list[str | int]) -> DomainError:
     """The most useful failure of ``instance`` as a ``missing_field`` or ``invalid_field`` error."""
     # A hostile body may break its schema in thousands of places: the first 100 are enough to choose from.
     errors = list(itertools.islice(validator.iter_errors(instance), 100))
@@ -402,7 +421,7 @@ def check_params(op: Operation, path: dict[str, str], query_items: Any) -> dict[
 def check_body(body: Body, value: Any) -> None:
     """Validate a parsed body against the operation's schema; raise the first useful failure."""
     if not body.validator.is_valid(value):
-        raise schema_error(body.validator, body.root, value, [])
+        raise schema_error(body.validator, body.validator.root, value, [])
     for name, limit in body.max_bytes:
         text = value.get(name) if isinstance(value, dict) else None
         if isinstance(text, str) and len(text.encode("utf-8", "surrogatepass")) > limit:

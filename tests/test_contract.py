@@ -30,6 +30,15 @@ def test_every_operation_is_matched_by_its_own_method_and_path(contract: Contrac
             assert contract.match(op.method.lower(), op.path) is op, "a template matches itself"
 
 
+def test_every_request_validator_compiles() -> None:
+    # Validators compile when first used, not at start-up: a schema that does not compile fails here.
+    for spec in (load_spec(), load_spec("admin/openapi.yaml")):
+        validators = spec.validators()
+        assert validators
+        for validator in validators:
+            validator.compiled()
+
+
 def test_match_is_none_for_other_methods_and_unknown_paths(contract: Contract) -> None:
     assert contract.match("GET", "/v1/agent/A12345678/speak") is None
     assert contract.match("POST", "/v1/agent/A12345678/speak/again") is None

@@ -8,6 +8,7 @@ wait for the server's answer with a bounded socket timeout; none sleeps or measu
 
 from __future__ import annotations
 
+import difflib
 import errno
 import logging
 import os
@@ -24,7 +25,6 @@ import pytest
 from starlette.testclient import TestClient
 
 from mockserver import MockServer, World, create_app
-from mockserver import routing as routing_module
 from mockserver.cli import banner
 from mockserver.client import ASGITransport, ControlClient
 
@@ -89,13 +89,13 @@ def body_of(response: bytes) -> bytes:
 
 def test_a_long_unknown_path_gets_no_closest_route_work(plain: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     compared: list[str] = []
-    real = routing_module.difflib.SequenceMatcher
+    real = difflib.SequenceMatcher  # the router imports difflib when it first looks for a closest route
 
     def counting(isjunk: Any, a: str, b: str) -> Any:
         compared.append(b)
         return real(isjunk, a, b)
 
-    monkeypatch.setattr(routing_module.difflib, "SequenceMatcher", counting)
+    monkeypatch.setattr(difflib, "SequenceMatcher", counting)
     long_path = "/v1/" + "x" * 6000  # under the URL cap: routed, and found nowhere
     r = plain.post(long_path, json={})
     assert r.status_code == 404 and r.json()["error"]["code"] == "NOT_FOUND"

@@ -9,7 +9,6 @@ from typing import Any
 
 import anyio
 import orjson
-from sse_starlette.sse import EventSourceResponse
 from starlette.responses import Response
 
 from ..api.base import Exchange
@@ -132,6 +131,9 @@ async def stream_events(ex: Exchange) -> Response:
             watcher.cancel()
             if streams is not None:
                 streams.discard(shutdown)
+
+    # Here, not at import: sse-starlette is a good part of a start-up, and most runs open no stream.
+    from sse_starlette.sse import EventSourceResponse
 
     return EventSourceResponse(
         messages(),

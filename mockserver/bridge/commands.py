@@ -9,18 +9,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-import yaml
 
 from ..connection_options import connection_options
 from ..protocol import Limits
 from ..server import listening_socket, serving
-from .har import DEFAULT_BODY_LIMIT, HarWriter, read_har
+from . import DEFAULT_BODY_LIMIT
 
 if TYPE_CHECKING:
     from .proxy import Violation
 
-# The proxy, the drift replay and fixture-from load their modules (httpx among them) when their command
-# runs: every `mockserver` command line builds this group, and `serve` should not pay for them.
+# The proxy, the drift replay and fixture-from load their modules (httpx, PyYAML and the HAR
+# recordings among them) when their command runs: every `mockserver` command line builds this
+# group, and `serve` should not pay for them.
 
 __all__ = ["COMMANDS", "drift", "fixture_from", "proxy"]
 
@@ -61,6 +61,7 @@ def proxy(
 ) -> None:
     """Forward both vendor APIs to the real services, checking every exchange against the contract."""
     logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
+    from .har import HarWriter
     from .proxy import Proxy, default_upstreams
 
     upstreams = default_upstreams()
@@ -107,6 +108,8 @@ def proxy(
 
 
 def _entries(har: str) -> list[dict[str, Any]]:
+    from .har import read_har
+
     try:
         return read_har(har)
     except (OSError, ValueError) as exc:
@@ -118,6 +121,8 @@ def _entries(har: str) -> list[dict[str, Any]]:
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the fixture here (default: stdout).")
 def fixture_from(har: str, output: str | None) -> None:
     """Print the fixture world a HAR recording implies (placeholder secrets)."""
+    import yaml
+
     from .fixture_from import fixture_from_entries
 
     document = fixture_from_entries(_entries(har), description=f"Arranged from {Path(har).name}")

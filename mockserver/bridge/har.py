@@ -28,10 +28,10 @@ import orjson
 from .. import __version__
 from ..world.journal import redact_query
 from ..world.redact import redact_header, redact_text, redact_value
+from . import DEFAULT_BODY_LIMIT
 
 __all__ = ["DEFAULT_BODY_LIMIT", "Exchange", "HarWriter", "credential_of", "read_har"]
 
-DEFAULT_BODY_LIMIT = 256 * 1024  # bytes of each body a recording keeps
 _STATUS_TEXT = {200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request", 401: "Unauthorized"}
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import struct
 import threading
 import zlib
@@ -17,8 +18,6 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-
-import regex
 
 from .conversation import STATUS_CODES, Conversation
 from .errors import DomainError, ErrorCode
@@ -61,23 +60,40 @@ def _digest(secret: str) -> bytes:
     return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).digest()
 
 
+# Words, spaces and bars (alternatives): a pattern made of these alone always compiles.
+_PLAIN = re.compile(r"[\w |]*")
+
+
 @dataclass(slots=True)
 class ResponderRule:
-    """A scripted LLM rule: if ``match`` (a case-insensitive regex) is found, reply ``reply``."""
+    """A scripted LLM rule: if ``match`` (a case-insensitive regex) is found, reply ``reply``.
+
+    A pattern is compiled, and so checked, when the rule is made; a plain one (``_PLAIN``, such as
+    the default world's ``human|agent|person``) cannot fail, so it compiles on its first search
+    instead: a world whose rules are all plain loads without importing ``regex``, a good part of
+    the mock's start-up.
+    """
 
     match: str
     reply: str
-    pattern: Any = field(init=False)  # a compiled ``regex`` pattern
+    pattern: Any = field(init=False, default=None, repr=False, compare=False)  # the compiled ``regex`` pattern
 
     def __post_init__(self) -> None:
         if len(self.match) > MAX_RULE_PATTERN:
             raise DomainError(ErrorCode.INVALID, f"responder match is longer than {MAX_RULE_PATTERN} characters")
+        if _PLAIN.fullmatch(self.match) is None:
+            self._compile()
+
+    def _compile(self) -> Any:
+        import regex
+
         try:
             self.pattern = regex.compile(self.match, regex.IGNORECASE | regex.VERSION0)
         except (regex.error, RecursionError, OverflowError) as exc:
             raise DomainError(
                 ErrorCode.INVALID, f"responder match {self.match[:100]!r} is not a valid regex: {exc}"
             ) from None
+        return self.pattern
 
     def found_in(self, text: str) -> bool:
         """Whether the pattern is in ``text``; a search that runs too long counts as no match.
@@ -85,8 +101,9 @@ class ResponderRule:
         Rules come from fixtures and the control plane, so a pattern such as ``(a+)+$`` must not be
         able to hold the server: ``regex`` (unlike ``re``) bounds a search in time.
         """
+        pattern = self.pattern if self.pattern is not None else self._compile()
         try:
-            return self.pattern.search(text, timeout=RULE_TIMEOUT) is not None
+            return pattern.search(text, timeout=RULE_TIMEOUT) is not None
         except TimeoutError:
             return False
 
