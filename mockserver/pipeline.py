@@ -210,7 +210,7 @@ def journal(world: World, trace: Trace) -> None:
         return
     scope, op, response, failure, fault = trace.scope, trace.operation, trace.response, trace.failure, trace.fault
     # The access log reads the operation, tenant and error code from here instead of recomputing.
-    scope[JOURNAL_ENTRY] = world.journal.keep(
+    scope[JOURNAL_ENTRY] = world.journal.record(
         world.clock.now(),
         scope["method"],
         scope["path"],

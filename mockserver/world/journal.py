@@ -212,7 +212,6 @@ class Journal:
 
     def record(
         self,
-        *,
         time: float,
         method: str,
         path: str,
@@ -228,42 +227,10 @@ class Journal:
         near_miss: dict[str, str] | None = None,
         fault: str | None = None,
     ) -> Entry:
-        """Keep a bounded copy of one request (never a reference to what it sent)."""
-        return self.keep(
-            time,
-            method,
-            path,
-            query,
-            operation,
-            tenant,
-            status,
-            duration_ms,
-            request_headers,
-            request_body,
-            response_body,
-            error,
-            near_miss,
-            fault,
-        )
+        """Keep a bounded copy of one request (never a reference to anything it could change).
 
-    def keep(
-        self,
-        time: float,
-        method: str,
-        path: str,
-        query: bytes | str,
-        operation: str | None,
-        tenant: str | None,
-        status: int,
-        duration_ms: float,
-        request_headers: Sequence[tuple[bytes, bytes]],
-        request_body: bytes | memoryview,
-        response_body: bytes | memoryview,
-        error: str | None,
-        near_miss: dict[str, str] | None,
-        fault: str | None,
-    ) -> Entry:
-        """``record``, with positional arguments: the request pipeline calls it for every request."""
+        The request pipeline calls it positionally for every request (keywords cost more there).
+        """
         # Slices only (decoding and redaction wait until the entry is read).
         header_bytes = sum(map(len, itertools.chain.from_iterable(request_headers)))
         if len(request_headers) <= HEADERS_KEPT and header_bytes <= _HEADERS_BUDGET:
