@@ -86,6 +86,7 @@ class PathEndpoint:
             if fault is not None:
                 trace.fault = fault
                 if fault.kind == "drop":
+                    trace.raw = await _drain(receive, ex.header(b"content-length"), self.body_limit)
                     journal(self.world, trace)
                     await _drop(send)
                     return
@@ -170,6 +171,19 @@ async def _apply(rule: FaultRule, world: World, ex: Exchange) -> None:
         rule.message or f"Injected fault: HTTP {status}",
         fault_status=status,
     )
+
+
+async def _drain(receive: Receive, declared: str | None, limit: int) -> bytes:
+    """The request's body, read to its end before a drop (an oversized one is not kept).
+
+    Closing a socket that still holds unread bytes makes the kernel answer with a reset, and a
+    client may then see ``connection reset`` instead of the cut response, or nothing at all: the
+    drop would look different from run to run.
+    """
+    try:
+        return await read_body(receive, declared, limit)
+    except DomainError:  # over the limit: the connection is cut anyway
+        return b""
 
 
 async def _drop(send: Send) -> None:

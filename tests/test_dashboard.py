@@ -456,14 +456,17 @@ def test_the_first_state_is_rendered_before_the_stream_connects(
     page = context.new_page()
     watch_console(page, console_errors)
     held: list[Any] = []
+    released: list[bool] = []
     # Hold the fault rules, one part of the first state: until it is in, the page is loading.
-    page.route("**/_mock/faults", lambda route: held.append(route))
+    # Once released, a later fetch of them goes through (none may be left hanging).
+    page.route("**/_mock/faults", lambda route: route.continue_() if released else held.append(route))
     with page.expect_request("**/_mock/faults"):
         page.goto(server.url + DASHBOARD)
     expect(page.locator("#agora-agents-empty")).to_be_hidden()  # no "No agents yet" while loading
     expect(page.locator("#faults-empty")).to_be_hidden()
     expect(page.locator("#conn")).to_have_text("Stream: connecting…")  # the stream waits for the state
     assert held  # (route handlers run while the expectations above wait)
+    released.append(True)
     for route in held:
         route.continue_()
     page.unroute("**/_mock/faults")
