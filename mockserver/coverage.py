@@ -183,7 +183,10 @@ def record_request(
     if failure is None and status < 400:
         # The usual answer: its keys depend on the operation, the status and the rooms asked for.
         one_room = op in _DELIVERY_OPS and isinstance(ex.body, dict) and bool(ex.body.get("room_id"))
-        world.coverage.record(tenant, _success_keys(op, status, one_room))
+        keys = _SUCCESS_KEYS.get((op, status, one_room))
+        if keys is None:
+            keys = _success_keys(op, status, one_room)
+        world.coverage.record(tenant, keys)
         return
     key = f"op {op} {status}"
     if status >= 400:
@@ -200,12 +203,19 @@ def record_request(
     world.coverage.record(tenant, (key, f"delivery {outcome}") if outcome else (key,))
 
 
-@lru_cache(maxsize=1024)
+# The keys of a success, by (operation, status, one room): built once, then one dict read (the same
+# tuple each time, which Coverage counts as one key). The contract bounds the set; so does the size.
+_SUCCESS_KEYS: dict[tuple[str, int, bool], tuple[str, ...]] = {}
+
+
 def _success_keys(op: str, status: int, one_room: bool) -> tuple[str, ...]:
-    # Keys are strings built anew for every request otherwise; the set of (op, status) is small.
     if op not in _DELIVERY_OPS:
-        return (f"op {op} {status}",)
-    return (f"op {op} {status}", "delivery one room" if one_room else "delivery all rooms")
+        keys: tuple[str, ...] = (f"op {op} {status}",)
+    else:
+        keys = (f"op {op} {status}", "delivery one room" if one_room else "delivery all rooms")
+    if len(_SUCCESS_KEYS) < 1024:
+        _SUCCESS_KEYS[(op, status, one_room)] = keys
+    return keys
 
 
 # -- reports ---------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .conversation import STATUS_CODES, Conversation
+from .credentials import digest as _digest
 from .errors import DomainError, ErrorCode
 
 if TYPE_CHECKING:
@@ -54,10 +55,6 @@ RULE_TIMEOUT = 0.05  # seconds of real time one pattern may search one input
 MAX_REPLY = 10_000  # characters of a reply, "{text}" filled in
 TURNS_KEPT_S = 7 * 24 * 3600  # turns of a finished session stay readable for 7 days
 DEFAULT_ACTIONS = {"listening": "interrupt", "thinking": "interrupt", "speaking": "ignore"}  # v2.7+
-
-
-def _digest(secret: str) -> bytes:
-    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).digest()
 
 
 # Words, spaces and bars (alternatives): a pattern made of these alone always compiles.

@@ -8,13 +8,13 @@ another account is "not found", as the vendor answers ("or the agent is not your
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from .credentials import digest as _digest
 from .errors import DomainError, ErrorCode
 from .ratelimit import WRITE_TIER_PER_MINUTE, Admission, TokenBucket
 
@@ -53,10 +53,6 @@ DELIVERY_OUTCOMES = {
 MAX_ACCOUNTS = 10_000
 MAX_AGENTS = 1000  # per account
 MAX_ROOMS = 1000  # per agent, open or closed
-
-
-def _digest(secret: str) -> bytes:
-    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).digest()
 
 
 @dataclass(slots=True)

@@ -15,8 +15,6 @@ outcomes nothing ever looked at afterwards, and requests to the control plane, n
 from __future__ import annotations
 
 import threading
-from collections import Counter
-from typing import Any
 
 from .inbox import Event
 
@@ -65,8 +63,11 @@ class Coverage:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._counts: dict[str, Counter[str]] = {}
-        self._pending: dict[str, Counter[str]] = {}
+        # Per tenant, a count per *tuple* of keys (a request's keys come together): one dict
+        # update per request, keys counted one by one only when read. Plain dicts: a Counter is
+        # made and merged in Python code, which cost more than the rest of coverage together.
+        self._counts: dict[str, dict[tuple[str, ...], int]] = {}
+        self._pending: dict[str, dict[tuple[str, ...], int]] = {}
 
     def observe(self, event: Event) -> None:
         """An inbox listener: keep the event's outcome pending until its tenant's next request."""
@@ -77,8 +78,8 @@ class Coverage:
                 if pending is None:
                     if len(self._pending) >= MAX_TENANTS:
                         del self._pending[next(iter(self._pending))]
-                    pending = self._pending[event.tenant] = Counter()
-                pending[key] += 1
+                    pending = self._pending[event.tenant] = {}
+                pending[(key,)] = pending.get((key,), 0) + 1
 
     def record(self, tenant: str | None, keys: tuple[str, ...]) -> None:
         """A vendor request of ``tenant`` was answered: count its keys and the outcomes it reached."""
@@ -88,22 +89,24 @@ class Coverage:
             if counts is None:
                 if len(self._counts) >= MAX_TENANTS:
                     del self._counts[next(iter(self._counts))]
-                counts = self._counts[name] = Counter()
-            for key in keys:
-                counts[key] += 1
+                counts = self._counts[name] = {}
+            counts[keys] = counts.get(keys, 0) + 1
             pending = self._pending.pop(name, None) if tenant else None
             if pending:
-                counts.update(pending)
+                for key, n in pending.items():
+                    counts[key] = counts.get(key, 0) + n
 
     def counts(self, tenant: str | None = None) -> dict[str, int]:
         """The counts of one tenant (``""``: unauthenticated), or of all tenants summed."""
         with self._lock:
-            if tenant is not None:
-                return dict(self._counts.get(tenant, {}))
-            total: Counter[str] = Counter()
-            for counts in self._counts.values():
-                total.update(counts)
-            return dict(total)
+            parts = [self._counts.get(tenant, {})] if tenant is not None else list(self._counts.values())
+            grouped = [dict(part) for part in parts]
+        total: dict[str, int] = {}
+        for part in grouped:
+            for keys, n in part.items():
+                for key in keys:
+                    total[key] = total.get(key, 0) + n
+        return total
 
     def tenants(self) -> list[str]:
         with self._lock:
@@ -117,7 +120,3 @@ class Coverage:
             else:
                 self._counts.pop(tenant, None)
                 self._pending.pop(tenant, None)
-
-    def snapshot(self) -> dict[str, Any]:
-        with self._lock:
-            return {t: dict(c) for t, c in self._counts.items()}

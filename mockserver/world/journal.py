@@ -47,6 +47,8 @@ _BODY_KEPT = BODY_LIMIT + _MARGIN
 _TEXT_KEPT = TEXT_LIMIT + _MARGIN
 _OVERHEAD = 512  # bytes an entry costs beyond what it keeps (the object, its small fields)
 _UNPARSED = object()
+_chain = itertools.chain.from_iterable
+_new_entry = tuple.__new__  # Entry(...) without its Python-level __new__: the same tuple
 _SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
@@ -183,11 +185,6 @@ def _cut_headers(received: Sequence[tuple[bytes, bytes]]) -> tuple[tuple[tuple[b
     return headers, size, max(0, len(received) - HEADERS_KEPT)
 
 
-def _kept(body: bytes | memoryview) -> bytes:
-    # Most bodies are small bytes: kept as they are (the same object; bytes never change).
-    return body if type(body) is bytes and len(body) <= _BODY_KEPT else bytes(body[:_BODY_KEPT])
-
-
 def _text(value: bytes | str) -> str:
     return value.decode("latin-1") if isinstance(value, bytes) else value
 
@@ -231,8 +228,10 @@ class Journal:
 
         The request pipeline calls it positionally for every request (keywords cost more there).
         """
-        # Slices only (decoding and redaction wait until the entry is read).
-        header_bytes = sum(map(len, itertools.chain.from_iterable(request_headers)))
+        # Slices only (decoding and redaction wait until the entry is read). Written for speed:
+        # it runs for every request, so helpers are inlined and the tuple is made without the
+        # named tuple's Python-level constructor.
+        header_bytes = sum(map(len, _chain(request_headers)))
         if len(request_headers) <= HEADERS_KEPT and header_bytes <= _HEADERS_BUDGET:
             headers, dropped = tuple(request_headers), 0  # the usual request: kept whole, cut when shown
         else:
@@ -241,19 +240,32 @@ class Journal:
             path = path[:_TEXT_KEPT]
         if len(query) > _TEXT_KEPT:
             query = query[:_TEXT_KEPT]  # bytes as the server gave it, or text: decoded when shown
-        kept_request, kept_response = _kept(request_body), _kept(response_body)
+        # Most bodies are small bytes: kept as they are (the same object; bytes never change).
+        request_size, response_size = len(request_body), len(response_body)
+        kept_request = (
+            request_body
+            if request_size <= _BODY_KEPT and type(request_body) is bytes
+            else bytes(request_body[:_BODY_KEPT])
+        )
+        kept_response = (
+            response_body
+            if response_size <= _BODY_KEPT and type(response_body) is bytes
+            else bytes(response_body[:_BODY_KEPT])
+        )
         size = _OVERHEAD + len(path) + len(query) + header_bytes + len(kept_request) + len(kept_response)
         near = None
         if near_miss is not None:
             near = (near_miss["operation"], near_miss["reason"][: TEXT_LIMIT + _MARGIN])
             size += len(near[1])
+        if len(method) > _NAME_LIMIT:
+            method = method[:_NAME_LIMIT]
         with self._lock:
             # fmt: off
-            entry = Entry(
-                next(self._ids), time, method[:_NAME_LIMIT], path, query, operation, tenant, status, duration_ms,
-                headers, dropped, kept_request, len(request_body), kept_response, len(response_body), error, near,
+            entry = _new_entry(Entry, (
+                next(self._ids), time, method, path, query, operation, tenant, status, duration_ms,
+                headers, dropped, kept_request, request_size, kept_response, response_size, error, near,
                 fault, size,
-            )
+            ))
             # fmt: on
             entries = self._entries
             entries.append(entry)
