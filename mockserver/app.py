@@ -114,7 +114,9 @@ def create_app(
     known = [(b.operation.method, b.operation.path, b.operation.operation_id) for b in bound]
     # An unknown path is answered in the envelope of the tag whose prefix it is under (the
     # contract's table: each tag's x-path-prefix, or what its operations' paths alone start with).
-    prefixes = [(pattern, families[tag]) for pattern, tag in load_contract().prefixes() if tag in families]
+    def prefixes() -> list[tuple[str, Family]]:
+        return [(pattern, families[tag]) for pattern, tag in load_contract().prefixes() if tag in families]
+
     not_found = NotFound(prefixes, families["Control plane"], known, world)
     app = MockApp()
     # Routing is the spec's table (see SpecRouter); Starlette keeps the middleware stack around it.

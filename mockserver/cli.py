@@ -10,7 +10,6 @@ import logging
 import shlex
 import sys
 from collections.abc import Callable
-from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -21,6 +20,7 @@ from .accesslog import configure_logging
 from .app import create_app
 from .connection_options import connection_options
 from .fixtures import FixtureError, load_fixture_file, resolve_fixture
+from .packaged import packaged
 from .protocol import Limits
 from .server import listening_socket, serving
 from .world import World
@@ -35,7 +35,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def default_fixture() -> Path:
     """The packaged default world (``fixtures/default.yaml`` in the source tree)."""
-    return Path(str(resources.files("mockserver").joinpath("default.yaml")))
+    return Path(str(packaged("default.yaml")))
 
 
 def _resolve(fixtures: tuple[str, ...]) -> list[Path]:

@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import html
 import re
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
 
@@ -39,8 +38,7 @@ _DELIVERY_OPS = ("bithuman_speak", "bithuman_add_context")
 _CODE = re.compile(r"`([A-Za-z_]+)`")
 
 
-@dataclass(frozen=True, slots=True)
-class Item:
+class Item(NamedTuple):
     """One thing a suite could exercise. Higher ``weight`` gaps are listed first."""
 
     key: str

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import functools
 import mimetypes
-from importlib import resources
 from pathlib import Path
 
 import orjson
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from .packaged import packaged
 from .spec import load_document
 
 __all__ = ["DOCS_ASSETS", "DocsPages"]
@@ -58,7 +58,7 @@ _INIT = b"""window.ui = SwaggerUIBundle({
 
 @functools.cache
 def _contract_yaml() -> bytes:
-    return resources.files("mockserver").joinpath("openapi.yaml").read_bytes()
+    return packaged("openapi.yaml").read_bytes()
 
 
 @functools.cache

@@ -20,13 +20,13 @@ import functools
 import json
 import os
 import re
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import jsonschema_rs
 
 from . import parse_cache
+from .packaged import packaged
 from .world.clock import parse_instant
 from .world.errors import DomainError
 
@@ -56,7 +56,7 @@ PACKAGED_FIXTURES = ("default", "legacy", "no-active-rooms", "rate-limited", "tr
 def resolve_fixture(fixture: str | Path) -> Path:
     """The file of a packaged fixture's name (``default``, ``legacy``...), else ``fixture`` as a path."""
     if isinstance(fixture, str) and fixture in PACKAGED_FIXTURES:
-        return Path(str(resources.files("mockserver").joinpath("worlds", f"{fixture}.yaml")))
+        return Path(str(packaged("worlds", f"{fixture}.yaml")))
     return Path(fixture)
 
 
@@ -165,7 +165,7 @@ class FixtureError(ValueError):
 @functools.cache
 def fixture_schema() -> dict[str, Any]:
     """The JSON Schema of the fixture format."""
-    text = resources.files("mockserver").joinpath("fixture.schema.json").read_text(encoding="utf-8")
+    text = packaged("fixture.schema.json").read_text(encoding="utf-8")
     schema: dict[str, Any] = json.loads(text)
     return schema
 
@@ -429,7 +429,7 @@ def _packaged_name(path: Path) -> str | None:
     # A fixture file of the package (``default.yaml``, ``worlds/legacy.yaml``...), by its name in the
     # package. Only these are cached: a bounded set, and no user's file is copied anywhere. (Not
     # ``resolve()``: in the source tree the packaged files are links to ``fixtures/``.)
-    package = Path(os.path.abspath(str(resources.files("mockserver"))))
+    package = Path(os.path.abspath(str(packaged())))
     try:
         return Path(os.path.abspath(path)).relative_to(package).as_posix()
     except ValueError:

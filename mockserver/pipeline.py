@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -33,8 +33,7 @@ __all__ = ["FAULT_STATUSES", "JOURNAL_ENTRY", "Bound", "PathEndpoint", "Trace", 
 logger = logging.getLogger("mockserver")
 
 
-@dataclass(frozen=True, slots=True)
-class Bound:
+class Bound(NamedTuple):
     operation: Operation
     handler: Callable[[Exchange], Any]
     is_async: bool

@@ -113,18 +113,29 @@ class NotFound:
 
     def __init__(
         self,
-        prefixes: list[tuple[str, Family]],  # (path pattern, family)
+        prefixes: Callable[[], list[tuple[str, Family]]],  # gives (path pattern, family) pairs
         fallback: Family,
         known: list[tuple[str, str, str]],
         world: World | None = None,
     ) -> None:
-        # Patterns (regular expressions matched at the start of the path), most specific first.
-        self.prefixes = [(re.compile(p), f) for p, f in sorted(prefixes, key=lambda pair: -len(pair[0]))]
+        # Asked for on the first refusal or unknown path, not at start-up: deriving the table from
+        # the contract and compiling its patterns was a tenth of the mock's own start-up.
+        self._prefix_source = prefixes
+        self._prefixes: list[tuple[re.Pattern[str], Family]] | None = None
         self.fallback = fallback
         self.known = known  # (method, path template, operationId), for the "closest route" hint
         self.world = world
         # Paths longer than twice the longest route get no hint (see ``closest``).
         self.hint_limit = 2 * max((len(template) for _, template, _ in known), default=0) + 16
+
+    @property
+    def prefixes(self) -> list[tuple[re.Pattern[str], Family]]:
+        """Patterns (regular expressions matched at the start of a path), most specific first."""
+        if self._prefixes is None:
+            # Two threads may both build it the first time: either list is the same.
+            pairs = sorted(self._prefix_source(), key=lambda pair: -len(pair[0]))
+            self._prefixes = [(re.compile(p), f) for p, f in pairs]
+        return self._prefixes
 
     def family_for(self, path: str) -> Family:
         return next((family for prefix, family in self.prefixes if prefix.match(path)), self.fallback)

@@ -1,6 +1,6 @@
 """The contract, loaded once: operations indexed by operationId, request validators compiled when used.
 
-``openapi.yaml`` ships inside the package (read through ``importlib.resources``). What several
+``openapi.yaml`` ships inside the package (``packaged.py``). What several
 operations share (responses, parameters, headers, examples, links) is written once under
 ``components`` and referenced; ``Spec`` follows those references when it indexes the operations
 (``resolve_path_item``), so an ``Operation`` holds its parameters, body and responses as they
@@ -16,13 +16,12 @@ from __future__ import annotations
 import functools
 import itertools
 import re
-from dataclasses import dataclass
-from importlib import resources
-from typing import Any
+from typing import Any, NamedTuple
 
 import jsonschema_rs
 
 from . import parse_cache
+from .packaged import packaged
 from .world.errors import DomainError, ErrorCode
 
 __all__ = ["Body", "Operation", "Parameter", "Spec", "Validator", "load_document", "load_spec", "resolve_path_item"]
@@ -31,8 +30,7 @@ HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "tra
 _SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
-@dataclass(frozen=True, slots=True)
-class Parameter:
+class Parameter(NamedTuple):
     name: str
     location: str  # "path" | "query" | "header"
     required: bool
@@ -69,16 +67,14 @@ class Validator:
         return self.compiled().iter_errors(instance)
 
 
-@dataclass(frozen=True, slots=True)
-class Body:
+class Body(NamedTuple):
     required: bool
     media_types: tuple[str, ...]
     validator: Validator  # its root is the schema, to find ``x-error-message`` of a failing node
     max_bytes: tuple[tuple[str, int], ...]  # top-level string fields limited in UTF-8 bytes
 
 
-@dataclass(frozen=True, slots=True)
-class Operation:
+class Operation(NamedTuple):
     operation_id: str
     method: str  # upper case
     path: str  # the OpenAPI template, e.g. /v1/agent/{agent_code}/speak
@@ -278,14 +274,14 @@ def _operation(
     )
 
 
-def load_document(name: str = "openapi.yaml", package: str = "mockserver") -> dict[str, Any]:
-    """Read a YAML document shipped in ``package``.
+def load_document(name: str = "openapi.yaml") -> dict[str, Any]:
+    """Read a YAML document the package ships (``name`` relative to it).
 
     Parsing the 190 KB contract takes a good part of a second on a slow machine, and start-up
     should feel instant, so the parsed document is cached as JSON, keyed by the text's SHA-256
     (``parse_cache``: a changed file is parsed again). Set MOCKSERVER_NO_CACHE to skip the cache.
     """
-    raw = resources.files(package).joinpath(name).read_bytes()
+    raw = packaged(name).read_bytes()
     document: dict[str, Any] = parse_cache.parsed(name, raw, lambda: _parse_yaml(raw))
     return document
 
@@ -297,9 +293,9 @@ def _parse_yaml(raw: bytes) -> Any:
 
 
 @functools.cache
-def load_spec(name: str = "openapi.yaml", package: str = "mockserver") -> Spec:
+def load_spec(name: str = "openapi.yaml") -> Spec:
     """The shipped contract (or another shipped document), parsed and compiled once per process."""
-    return Spec(load_document(name, package))
+    return Spec(load_document(name))
 
 
 # -- request checks --------------------------------------------------------------------------

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from importlib import resources
-
 from starlette.responses import Response
 
 from ..api.base import Exchange
+from ..packaged import packaged
 from ..world.errors import DomainError, ErrorCode
 
 __all__ = ["get_dashboard", "get_dashboard_asset"]
@@ -15,7 +14,7 @@ _MEDIA = {".js": "text/javascript", ".css": "text/css", ".html": "text/html", ".
 
 
 def _static(name: str) -> bytes:
-    path = resources.files("mockserver").joinpath("admin", "static", name)
+    path = packaged("admin", "static", name)
     if not path.is_file():
         raise DomainError(ErrorCode.NOT_FOUND, f"no dashboard file {name!r}")
     return path.read_bytes()

@@ -17,7 +17,7 @@ import zlib
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .conversation import STATUS_CODES, Conversation
 from .credentials import digest as _digest
@@ -182,8 +182,7 @@ class Customer:
         return {"id": self.id, "secret": self.secret, "projects": [p.to_dict() for p in self.projects.values()]}
 
 
-@dataclass(frozen=True, slots=True)
-class Principal:
+class Principal(NamedTuple):
     """Who is calling: a customer (Basic), or one project of a customer (token)."""
 
     customer: Customer

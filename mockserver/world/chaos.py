@@ -20,7 +20,7 @@ import random
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .errors import DomainError, ErrorCode
 from .ratelimit import Admission
@@ -43,8 +43,7 @@ RING_S = 6.0
 WHEN = ("speaking", "thinking")
 
 
-@dataclass(frozen=True, slots=True)
-class Scenario:
+class Scenario(NamedTuple):
     """A named scenario: its vendor, what it does, and its parameters with their defaults."""
 
     name: str

@@ -7,7 +7,7 @@ bitHuman (docs "Rate limits"): per account, the per-minute number is also the bu
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from typing import NamedTuple
 
 __all__ = ["DEFAULT_TIER", "WRITE_TIER_PER_MINUTE", "Admission", "TokenBucket"]
 
@@ -17,8 +17,7 @@ WRITE_TIER_PER_MINUTE = {"free": 30, "creator": 60, "pro": 180, "business": 360,
 DEFAULT_TIER = "enterprise"
 
 
-@dataclass(frozen=True, slots=True)
-class Admission:
+class Admission(NamedTuple):
     """The outcome of one ``take``: whether it passed, and the values of the X-RateLimit headers."""
 
     allowed: bool
