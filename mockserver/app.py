@@ -112,6 +112,7 @@ def create_app(
     bound = bind(vendor_spec, table, families) + bind(admin_spec, table, families)
     endpoints = build_endpoints(bound, world, body_limit)
     known = [(b.operation.method, b.operation.path, b.operation.operation_id) for b in bound]
+
     # An unknown path is answered in the envelope of the tag whose prefix it is under (the
     # contract's table: each tag's x-path-prefix, or what its operations' paths alone start with).
     def prefixes() -> list[tuple[str, Family]]:

@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -33,7 +33,8 @@ __all__ = ["FAULT_STATUSES", "JOURNAL_ENTRY", "Bound", "PathEndpoint", "Trace", 
 logger = logging.getLogger("mockserver")
 
 
-class Bound(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class Bound:
     operation: Operation
     handler: Callable[[Exchange], Any]
     is_async: bool

@@ -16,7 +16,8 @@ from __future__ import annotations
 import functools
 import itertools
 import re
-from typing import Any, NamedTuple
+from dataclasses import dataclass
+from typing import Any
 
 import jsonschema_rs
 
@@ -30,7 +31,8 @@ HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "tra
 _SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
-class Parameter(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class Parameter:
     name: str
     location: str  # "path" | "query" | "header"
     required: bool
@@ -67,14 +69,16 @@ class Validator:
         return self.compiled().iter_errors(instance)
 
 
-class Body(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class Body:
     required: bool
     media_types: tuple[str, ...]
     validator: Validator  # its root is the schema, to find ``x-error-message`` of a failing node
     max_bytes: tuple[tuple[str, int], ...]  # top-level string fields limited in UTF-8 bytes
 
 
-class Operation(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class Operation:
     operation_id: str
     method: str  # upper case
     path: str  # the OpenAPI template, e.g. /v1/agent/{agent_code}/speak

@@ -17,7 +17,7 @@ import zlib
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from .conversation import STATUS_CODES, Conversation
 from .credentials import digest as _digest
@@ -182,7 +182,8 @@ class Customer:
         return {"id": self.id, "secret": self.secret, "projects": [p.to_dict() for p in self.projects.values()]}
 
 
-class Principal(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class Principal:
     """Who is calling: a customer (Basic), or one project of a customer (token)."""
 
     customer: Customer
