@@ -136,7 +136,26 @@ def banner(world: World, url: str, *, host: str = "127.0.0.1", token: str | None
     return "\n".join(lines)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The command group. The bridge's commands (docs/proxy.md) live in their own package and are
+    imported when one of them is asked for (click's lazy subcommands), so ``serve`` does not load
+    them at every start."""
+
+    _BRIDGE = {"proxy": "proxy", "fixture-from": "fixture_from", "drift": "drift"}  # name -> function
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self._BRIDGE])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self._BRIDGE:
+            from .bridge import commands
+
+            command: click.Command = getattr(commands, self._BRIDGE[cmd_name])
+            return command
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "-V", "--version", prog_name="agent-mockserver")
 def main() -> None:
     """A stateful mock of the bitHuman Agent Context API and the Agora Conversational AI Engine v2.
@@ -316,10 +335,3 @@ def validate(paths: tuple[str, ...], as_json: bool) -> None:
         click.echo(json.dumps({"ok": not failed, "files": report}, indent=2))
     if failed:
         sys.exit(1)
-
-
-# The bridge to the real services (docs/proxy.md) keeps its commands in its own package.
-from .bridge.commands import COMMANDS  # noqa: E402
-
-for _command in COMMANDS:
-    main.add_command(_command)

@@ -86,7 +86,7 @@ def test_a_warm_start_imports_none_of_what_the_first_request_does_not_need(tmp_p
         "import sys, mockserver.cli as c, mockserver.app as a;"
         "a.create_app(fixtures=c._resolve(()), access_log=True);"
         "print(sorted(m for m in ('yaml', 'sse_starlette', 'difflib', 'httpx', 'mockserver.bridge.har', 'regex',"
-        " 'importlib.resources')"
+        " 'importlib.resources', 'mockserver.bridge.commands')"
         " if m in sys.modules))"
     )
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 # recordings among them) when their command runs: every `mockserver` command line builds this
 # group, and `serve` should not pay for them.
 
-__all__ = ["COMMANDS", "drift", "fixture_from", "proxy"]
+__all__ = ["drift", "fixture_from", "proxy"]
 
 
 @click.command()
@@ -155,6 +155,3 @@ def drift(har: str, against: str | None, markdown: str | None, json_path: str | 
             Path(path).write_text(text(), encoding="utf-8")
     click.echo(report.text())
     sys.exit(1 if report.drift else 0)
-
-
-COMMANDS = (proxy, fixture_from, drift)
