@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import itertools
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,17 +88,17 @@ class Operation:
     parameters: tuple[Parameter, ...]
     params_validator: Validator | None  # validates {"path": {...}, "query": {...}}; None when unconstrained
     body: Body | None
-    responses: dict[str, Any]  # status -> response object, references other than schemas followed
+    responses: Mapping[str, Any]  # status -> response object, references other than schemas followed
 
 
-def resolve_path_item(document: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:
+def resolve_path_item(document: dict[str, Any], item: dict[str, Any], *, responses: bool = True) -> dict[str, Any]:
     """A path item with its references to shared parts followed: parameters, request bodies,
     responses and, inside those, headers, examples and links.
 
     References are followed where OpenAPI allows a Reference Object, not everywhere a ``$ref`` key
     appears (an example's value is data). Schemas are left as written: validators compile each with
     ``components`` at its root, where their references resolve. Shared parts are not copied, so
-    treat the result as read-only.
+    treat the result as read-only. With ``responses=False`` the responses are left as written.
     """
     out = dict(item)
     if "parameters" in item:
@@ -109,7 +110,7 @@ def resolve_path_item(document: dict[str, Any], item: dict[str, Any]) -> dict[st
                 op["parameters"] = [_follow(document, p) for p in op["parameters"]]
             if "requestBody" in op:
                 op["requestBody"] = _with_content(document, _follow(document, op["requestBody"]))
-            if "responses" in op:
+            if responses and "responses" in op:
                 op["responses"] = {
                     status: _response(document, _follow(document, r)) for status, r in op["responses"].items()
                 }
@@ -123,6 +124,45 @@ def _follow(document: dict[str, Any], node: Any) -> Any:
         target = _lookup(document, node["$ref"])
         node = {**target, **siblings} if siblings else target
     return node
+
+
+class _Responses(Mapping[str, Any]):
+    """An operation's responses, their references followed when first read.
+
+    No request reads them (the coverage report, the checks of answers and fault rules do), and
+    following them was a good part of indexing the contract at start-up. A reference that does not
+    resolve fails then; the tests follow every one of the shipped contracts.
+    """
+
+    __slots__ = ("_document", "_raw", "_resolved")
+
+    def __init__(self, document: dict[str, Any], raw: dict[str, Any]) -> None:
+        self._document, self._raw = document, raw
+        self._resolved: dict[str, Any] | None = None
+
+    def _all(self) -> dict[str, Any]:
+        resolved = self._resolved
+        if resolved is None:  # two threads may both resolve them the first time: the same result
+            document = self._document
+            resolved = self._resolved = {
+                status: _response(document, _follow(document, r)) for status, r in self._raw.items()
+            }
+        return resolved
+
+    def __getitem__(self, status: str) -> Any:
+        return self._all()[status]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._raw)
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def __contains__(self, status: object) -> bool:
+        return status in self._raw
+
+    def __repr__(self) -> str:
+        return repr(self._all())
 
 
 def _response(document: dict[str, Any], response: dict[str, Any]) -> dict[str, Any]:
@@ -168,13 +208,14 @@ class Spec:
         components = {"schemas": (document.get("components") or {}).get("schemas", {})}
         operations: dict[str, Operation] = {}
         for path, raw_item in (document.get("paths") or {}).items():
-            item = resolve_path_item(document, raw_item)
+            item = resolve_path_item(document, raw_item, responses=False)
             shared = item.get("parameters", [])
             for method in HTTP_METHODS:
                 raw = item.get(method)
                 if raw is None:
                     continue
-                op = _operation(path, method, raw, shared, components, document.get("security"))
+                responses = _Responses(document, raw.get("responses") or {})
+                op = _operation(path, method, raw, shared, components, document.get("security"), responses)
                 if op.operation_id in operations:
                     raise ValueError(f"operationId {op.operation_id!r} is used twice")
                 operations[op.operation_id] = op
@@ -216,6 +257,7 @@ def _operation(
     shared: list[dict[str, Any]],
     components: dict[str, Any],
     default_security: list[dict[str, Any]] | None,
+    responses: Mapping[str, Any],
 ) -> Operation:
     op_id = raw.get("operationId")
     if not op_id or not _SNAKE.match(op_id):
@@ -274,7 +316,7 @@ def _operation(
         parameters=tuple(params),
         params_validator=params_validator,
         body=body,
-        responses=raw.get("responses", {}),
+        responses=responses,
     )
 
 

@@ -625,3 +625,18 @@ if __name__ == "__main__":
     if sys.argv[1:] != ["--write-digests"]:
         sys.exit("usage: python tests/test_spec.py --write-digests  (after an intended change of openapi.yaml)")
     DIGEST_PATH.write_text(json.dumps(contract_digests(DOC), indent=1, sort_keys=True) + "\n", encoding="utf-8")
+
+
+@pytest.mark.parametrize("name", ["openapi.yaml", "admin/openapi.yaml"])
+def test_every_response_of_the_loaded_specs_resolves(name: str) -> None:
+    # ``Spec`` follows the references of an operation's responses when they are first read, not
+    # at start-up: read every one here, as a served mock would fail on its first check otherwise.
+    from mockserver.spec import load_spec
+
+    for op in load_spec(name).operations.values():
+        resolved = dict(op.responses.items())
+        assert resolved, op.operation_id
+        for status, response in resolved.items():
+            assert "$ref" not in response, (op.operation_id, status)
+            for part in ("headers", "links"):
+                assert all("$ref" not in v for v in (response.get(part) or {}).values()), (op.operation_id, status)
