@@ -4,10 +4,11 @@
 operations share (responses, parameters, headers, examples, links) is written once under
 ``components`` and referenced; ``Spec`` follows those references when it indexes the operations
 (``resolve_path_item``), so an ``Operation`` holds its parameters, body and responses as they
-apply. Schema references are kept: every schema compiles with ``components`` at its root. Each
-operation's path, query and body schemas become JSON Schema 2020-12 validators (jsonschema-rs),
-each compiled when it is first used (``Validator``: compiling them all was most of the start-up's
-own work, and a request needs one or two); a request is then checked with one fast ``is_valid``
+apply (the responses' references are followed when first read: no request reads them). Schema
+references are kept: every schema compiles with ``components`` at its root. Each operation's path,
+query and body schemas become JSON Schema 2020-12 validators (jsonschema-rs), each compiled when it
+is first used (``Validator``: compiling them all was most of the start-up's own work, and a
+request needs one or two); a request is then checked with one fast ``is_valid``
 call, and only a failing request pays for building a readable error.
 """
 
